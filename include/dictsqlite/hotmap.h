@@ -1,0 +1,86 @@
+/* The hot tier: a sharded hash map of ds_entry references with one mutex per
+ * shard and optional LRU tracking.
+ *
+ * Keys are (ns, key bytes) with a caller-supplied 64-bit hash (already folded
+ * with ns). The shard is chosen from the hash's high bits, the bucket from its
+ * low bits, so the two choices stay independent.
+ *
+ * Capacity: with capacity > 0 each shard holds at most
+ * ceil(capacity / nshards) entries, so the map as a whole never exceeds
+ * nshards * ceil(capacity / nshards) and the LRU order is per shard (an
+ * approximation of a global LRU that avoids a global lock on every read).
+ * The engine picks nshards so that this rounding stays small.
+ * With track_lru = 0 (memory mode) reads never touch the LRU list and the map
+ * never evicts: capacity is then only a sizing hint.
+ *
+ * Lock order: a shard lock is a leaf. No other core lock is taken while one
+ * is held, and no callback runs under it.
+ */
+#ifndef DICTSQLITE_HOTMAP_H
+#define DICTSQLITE_HOTMAP_H
+
+#include "dictsqlite/entry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ds_hotmap ds_hotmap;
+
+typedef struct ds_hotmap_stats {
+    size_t entries;   /* entries now in the map */
+    size_t bytes;     /* sum of ds_entry_footprint over them, plus tables */
+    uint64_t hits, misses, evictions;
+} ds_hotmap_stats;
+
+/* nshards is rounded up to a power of two (at least 1). Returns NULL on OOM.
+ * retire receives aux pointers of entries the map frees. */
+ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
+                         ds_retire *retire);
+void ds_hotmap_free(ds_hotmap *m);
+
+size_t ds_hotmap_nshards(const ds_hotmap *m);
+size_t ds_hotmap_capacity(const ds_hotmap *m); /* as passed to _new */
+
+/* A new reference to the entry, or NULL if absent. Counts a hit or miss and,
+ * with LRU tracking, marks the entry most recently used. */
+ds_entry *ds_hotmap_get(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
+                        uint64_t hash);
+
+/* The fastest read for the binding: if present, stores the entry's aux
+ * (possibly NULL) in *aux_out and returns 1 without touching the refcount;
+ * returns 0 if absent. Only valid for callers that keep aux alive by other
+ * means (the binding holds the GIL, and retired aux pointers are only freed
+ * under the GIL). Counts hits/misses and LRU like _get. */
+int ds_hotmap_peek_aux(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
+                       uint64_t hash, void **aux_out);
+
+/* Is the key present? Counts nothing and leaves LRU order alone. */
+int ds_hotmap_contains(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
+                       uint64_t hash);
+
+/* Insert or replace with e (the map takes the caller's reference).
+ * *replaced (if not NULL) is set to 1 when an entry with the same key was
+ * there (and is released), else 0.
+ * Entries pushed out to respect the capacity are appended to *evicted (the
+ * caller owns those references), at most max_evicted of them; the map never
+ * evicts e itself. Returns DS_OK or DS_NOMEM (then e is released and the map
+ * is unchanged). */
+ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
+                        ds_entry **evicted, size_t max_evicted, size_t *n_evicted);
+
+/* Remove the key. Returns the removed entry (caller owns the reference) or
+ * NULL if absent. */
+ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
+                           uint64_t hash);
+
+/* Remove every entry of namespace ns (all namespaces if ns == UINT32_MAX). */
+void ds_hotmap_clear(ds_hotmap *m, uint32_t ns);
+
+size_t ds_hotmap_size(ds_hotmap *m);
+void ds_hotmap_get_stats(ds_hotmap *m, ds_hotmap_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
