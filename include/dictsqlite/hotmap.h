@@ -77,6 +77,11 @@ ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t kl
 /* Remove every entry of namespace ns (all namespaces if ns == UINT32_MAX). */
 void ds_hotmap_clear(ds_hotmap *m, uint32_t ns);
 
+/* New references to every entry of namespace ns, in no particular order.
+ * *out is malloc'd (free() it after releasing the references); returns the
+ * count, or (size_t)-1 on OOM (then *out is NULL). */
+size_t ds_hotmap_collect(ds_hotmap *m, uint32_t ns, ds_entry ***out);
+
 size_t ds_hotmap_size(ds_hotmap *m);
 void ds_hotmap_get_stats(ds_hotmap *m, ds_hotmap_stats *out);
 

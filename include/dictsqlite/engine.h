@@ -1,0 +1,185 @@
+/* ds_engine: one open database. It ties the tiers together:
+ *
+ *   read:  hot map -> write buffer -> warm cache -> SQLite (promote to hot)
+ *   write: new entry -> write buffer + hot map (warm copy dropped)
+ *          -> flush (now, within buffer_size writes, by the flusher thread,
+ *             or at close, depending on the persist mode)
+ *
+ * Locks, in the only order they may be taken (a lock may be taken while
+ * holding the ones above it, never the other way round):
+ *   1. flush_lock   serializes flushes and clear(); held across SQLite work
+ *   2. write_lock   serializes mutations (put/delete/promotion), so existence
+ *                   checks, counts and tier updates of one key are atomic
+ *   3. leaves       hot-map shard locks, the warm lock, the write-buffer lock,
+ *                   the store's connection mutex, the namespace-table lock,
+ *                   the retire-list lock: none is held while taking another
+ * The GIL is not part of the order: the core never takes it. Callers that hold
+ * it use allow_io = 0, in which case the engine only try-locks write_lock and
+ * returns DS_NEED_IO rather than block or touch SQLite; the caller then
+ * releases the GIL and calls again with allow_io = 1.
+ *
+ * Namespaces are interned to small ids (ds_engine_ns); every per-key call
+ * takes the id plus the key's hash already folded with it (ds_hash_with_ns).
+ */
+#ifndef DICTSQLITE_ENGINE_H
+#define DICTSQLITE_ENGINE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "dictsqlite/common.h"
+#include "dictsqlite/entry.h"
+#include "dictsqlite/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ds_persist_mode {
+    DS_PERSIST_MEMORY = 0,
+    DS_PERSIST_LAZY = 1,
+    DS_PERSIST_WRITETHROUGH = 2,
+} ds_persist_mode;
+
+typedef struct ds_engine_config {
+    const char *path;          /* ignored in memory mode */
+    ds_persist_mode persist;
+    size_t hot_capacity;       /* entries; a sizing hint in memory mode */
+    size_t warm_bytes;         /* byte bound of the warm tier (0 disables) */
+    size_t nshards;            /* 0: chosen from the CPU count */
+    size_t buffer_size;        /* writethrough: flush once this many writes are
+                                * pending (1 = commit every write) */
+    int enable_flusher;        /* background flusher thread (lazy/writethrough) */
+    unsigned flush_interval_ms;
+    ds_store_options store;
+} ds_engine_config;
+
+typedef struct ds_engine ds_engine;
+
+typedef struct ds_engine_stats {
+    size_t hot_entries, hot_capacity, hot_bytes, nshards;
+    uint64_t hot_hits, hot_misses, hot_evictions;
+    size_t warm_entries, warm_bytes, warm_max_bytes;
+    uint64_t warm_hits, warm_misses, warm_evictions;
+    size_t dirty_entries;        /* writes and deletes not yet committed */
+    uint64_t cold_reads, cold_hits;
+    uint64_t flushes, rows_flushed, flush_failures;
+    int64_t file_bytes;          /* -1 if unknown or memory mode */
+} ds_engine_stats;
+
+ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error *err);
+
+/* Stop the flusher, flush, close SQLite, free everything. If the final flush
+ * fails the engine stays open, the error is returned and close may be called
+ * again. With force = 1 the engine is freed whatever happens (pending writes
+ * that could not be committed are then lost, and reported in err). */
+ds_status ds_engine_close(ds_engine *e, int force, ds_error *err);
+
+/* Free the engine struct after ds_engine_close (closing it by force first if
+ * needed). The binding drains ds_engine_retire(e) between the two calls, so
+ * the cached Python objects of the freed entries are released with the GIL. */
+void ds_engine_free(ds_engine *e);
+
+/* For a process that inherited the engine through fork(): do nothing at all
+ * (no flush, no SQLite call, no free), since its handles belong to the
+ * parent. */
+void ds_engine_abandon(ds_engine *e);
+
+int ds_engine_is_closed(const ds_engine *e);
+
+ds_persist_mode ds_engine_persist_mode(const ds_engine *e);
+ds_retire *ds_engine_retire(ds_engine *e);
+
+/* Intern namespace name; also loads its row count (SQLite I/O). */
+ds_status ds_engine_ns(ds_engine *e, const char *name, size_t len, uint32_t *id,
+                       ds_error *err);
+const char *ds_engine_ns_name(ds_engine *e, uint32_t ns, size_t *len);
+
+/* Read the newest value. On DS_OK *out is a new reference (decref with
+ * ds_entry_decref(.., ds_engine_retire(e))). DS_NOTFOUND if absent. */
+ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                        uint64_t hash, int allow_io, ds_entry **out, ds_error *err);
+
+/* The hot-tier-only fast path: 1 and *aux set (maybe NULL) if the key is in
+ * the hot map, else 0. The caller must keep aux alive by holding the GIL (see
+ * entry.h). */
+int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                       uint64_t hash, void **aux);
+
+ds_status ds_engine_contains(ds_engine *e, uint32_t ns, const char *key,
+                             size_t klen, uint64_t hash, int allow_io,
+                             ds_error *err); /* DS_OK = present, DS_NOTFOUND */
+
+/* Store value under key. *existed (may be NULL) tells whether the key had a
+ * value before. In writethrough mode with allow_io = 1 this commits before
+ * returning when buffer_size writes are pending; with allow_io = 0 the write
+ * is applied in memory and *flush_due is set so the caller flushes after
+ * releasing the GIL. */
+ds_status ds_engine_put(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                        uint64_t hash, uint8_t codec, const void *value,
+                        size_t vlen, int allow_io, int *existed, int *flush_due,
+                        ds_error *err);
+
+/* Apply many puts under one write_lock round trip, then (writethrough) one
+ * commit. keys/values are parallel arrays. On an error part-way, puts already
+ * applied stay applied in memory (they will be committed by the next flush),
+ * and the index reached is in *done. */
+typedef struct ds_put_item {
+    const char *key;
+    size_t klen;
+    uint64_t hash;
+    uint8_t codec;
+    const void *value;
+    size_t vlen;
+} ds_put_item;
+ds_status ds_engine_put_many(ds_engine *e, uint32_t ns, const ds_put_item *items,
+                             size_t n, int allow_io, size_t *done, int *flush_due,
+                             ds_error *err);
+
+/* Delete key; DS_NOTFOUND if absent (nothing changes). */
+ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                           uint64_t hash, int allow_io, int *flush_due,
+                           ds_error *err);
+
+/* Remove every key of namespace ns: committed at once in SQLite (stronger
+ * than lazy mode requires), then dropped from every tier. */
+ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err);
+
+/* Commit every pending write in one transaction. A failure keeps the pending
+ * writes (they are retried by the next flush) and returns the error. */
+ds_status ds_engine_flush(ds_engine *e, ds_error *err);
+
+/* O(1): keys in namespace ns, counting writes not yet flushed. */
+int64_t ds_engine_len(ds_engine *e, uint32_t ns);
+
+/* Iterate namespace ns in key order (memcmp of UTF-8), a page at a time:
+ * fn gets each key > after (all if after == NULL), at most limit of them.
+ * Pending writes are flushed first in the persistent modes, so the page
+ * reflects every acknowledged write. with_values = 0 skips values. Values
+ * passed to fn are plaintext (decrypted). */
+ds_status ds_engine_scan(ds_engine *e, uint32_t ns, const char *after,
+                         size_t after_len, size_t limit, int with_values,
+                         ds_store_row_fn fn, void *ctx, size_t *n_out,
+                         ds_error *err);
+
+/* When every key of ns is in the hot tier (memory mode, or nothing was ever
+ * evicted), a sorted array of new references to its entries: DS_OK, *out
+ * malloc'd. Otherwise DS_NEED_IO: iterate with ds_engine_scan instead. */
+ds_status ds_engine_snapshot(ds_engine *e, uint32_t ns, ds_entry ***out,
+                             size_t *n);
+
+/* Namespaces holding data (committed or pending), in sorted order. */
+ds_status ds_engine_list_ns(ds_engine *e,
+                            int (*fn)(const char *tbl, size_t tlen, void *ctx),
+                            void *ctx, ds_error *err);
+
+void ds_engine_get_stats(ds_engine *e, ds_engine_stats *out);
+
+/* Errors the background flusher met since the last call (0 if none); the
+ * message of the latest is copied into err. */
+uint64_t ds_engine_take_flusher_errors(ds_engine *e, ds_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,915 @@
+/* ds_engine: the tiers tied together. The lock order is documented in
+ * include/dictsqlite/engine.h; every function here follows it. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dictsqlite/engine.h"
+#include "dictsqlite/hotmap.h"
+#include "dictsqlite/store.h"
+#include "dictsqlite/warm.h"
+#include "dictsqlite/wbuf.h"
+
+/* Namespaces live in fixed chunks that never move, so a lookup by id needs no
+ * lock: ids are only handed out after their slot is written. 256 chunks of
+ * 256 give 65,536 namespaces per database. */
+#define NS_CHUNK 256
+#define NS_CHUNKS 256
+
+/* Evictions one put can cause: one per insert in steady state, more right
+ * after a burst of promotions; the hot map keeps the rest and sheds them on
+ * later puts. */
+#define MAX_EVICT 32
+
+typedef struct ds_ns {
+    char *name;
+    size_t len;
+    _Atomic int64_t count;
+    /* 1 while every key of the namespace is known to the hot tier or the write
+     * buffer, so a miss there is a definite "absent" without asking SQLite.
+     * True for a namespace that was empty when first used; cleared for good
+     * by the first eviction. */
+    atomic_int complete;
+} ds_ns;
+
+struct ds_engine {
+    ds_persist_mode persist;
+    size_t buffer_size;
+    unsigned flush_interval_ms;
+    ds_store *store; /* NULL in memory mode */
+    ds_hotmap *hot;
+    ds_warm *warm;   /* NULL in memory mode */
+    ds_wbuf *wbuf;   /* NULL in memory mode */
+    ds_retire retire;
+
+    pthread_mutex_t flush_lock;
+    pthread_mutex_t write_lock;
+    pthread_mutex_t ns_lock;
+    ds_ns **_Atomic ns_chunks[NS_CHUNKS];
+    uint32_t ns_count; /* under ns_lock */
+
+    /* Bumped by every mutation; a reader that went to SQLite only caches what
+     * it read if no write happened meanwhile (else it could cache a value
+     * older than one written and already evicted in between). */
+    atomic_uint_fast64_t write_seq;
+
+    /* background flusher */
+    pthread_t flusher;
+    int flusher_started;
+    int flusher_stop; /* under flusher_mutex */
+    pthread_mutex_t flusher_mutex;
+    pthread_cond_t flusher_cond;
+    uint64_t flusher_errors; /* under flusher_mutex */
+    ds_error flusher_error;  /* under flusher_mutex */
+
+    atomic_uint_fast64_t cold_reads, cold_hits, flushes, rows_flushed,
+        flush_failures;
+    int closed;
+};
+
+static ds_ns *ns_at(ds_engine *e, uint32_t id)
+{
+    ds_ns **chunk = atomic_load_explicit(&e->ns_chunks[id / NS_CHUNK],
+                                         memory_order_acquire);
+    return chunk[id % NS_CHUNK];
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+static size_t default_shards(void)
+{
+    /* A few shards per core keep contention low with the async worker pool;
+     * more would only cost memory for the per-shard tables. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = 1;
+    while (n < (size_t)(cpus > 0 ? cpus : 1) * 4)
+        n <<= 1;
+    return n < 8 ? 8 : n;
+}
+
+static void *flusher_main(void *arg);
+
+static ds_status start_flusher(ds_engine *e)
+{
+    e->flusher_stop = 0;
+    if (pthread_create(&e->flusher, NULL, flusher_main, e) != 0)
+        return DS_NOMEM;
+    e->flusher_started = 1;
+    return DS_OK;
+}
+
+static void stop_flusher(ds_engine *e)
+{
+    if (!e->flusher_started)
+        return;
+    pthread_mutex_lock(&e->flusher_mutex);
+    e->flusher_stop = 1;
+    pthread_cond_signal(&e->flusher_cond);
+    pthread_mutex_unlock(&e->flusher_mutex);
+    pthread_join(e->flusher, NULL);
+    e->flusher_started = 0;
+}
+
+static void free_tiers(ds_engine *e)
+{
+    if (e->hot)
+        ds_hotmap_free(e->hot);
+    if (e->warm)
+        ds_warm_free(e->warm);
+    if (e->wbuf)
+        ds_wbuf_free(e->wbuf);
+    e->hot = NULL;
+    e->warm = NULL;
+    e->wbuf = NULL;
+    for (size_t c = 0; c < NS_CHUNKS; c++) {
+        ds_ns **chunk = atomic_load(&e->ns_chunks[c]);
+        if (!chunk)
+            continue;
+        for (size_t i = 0; i < NS_CHUNK; i++) {
+            if (chunk[i]) {
+                free(chunk[i]->name);
+                free(chunk[i]);
+            }
+        }
+        free(chunk);
+        atomic_store(&e->ns_chunks[c], NULL);
+    }
+}
+
+ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error *err)
+{
+    *out = NULL;
+    ds_engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return ds_error_set(err, DS_NOMEM, "out of memory opening the database");
+    e->persist = cfg->persist;
+    e->buffer_size = cfg->buffer_size ? cfg->buffer_size : 1;
+    e->flush_interval_ms = cfg->flush_interval_ms ? cfg->flush_interval_ms : 1000;
+    pthread_mutex_init(&e->flush_lock, NULL);
+    pthread_mutex_init(&e->write_lock, NULL);
+    pthread_mutex_init(&e->ns_lock, NULL);
+    pthread_mutex_init(&e->flusher_mutex, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->flusher_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&e->write_seq, 0);
+    if (ds_retire_init(&e->retire) != 0) {
+        free(e);
+        return ds_error_set(err, DS_NOMEM, "out of memory opening the database");
+    }
+
+    ds_status st = DS_OK;
+    int memory = cfg->persist == DS_PERSIST_MEMORY;
+    size_t nshards = cfg->nshards ? cfg->nshards : default_shards();
+    e->hot = ds_hotmap_new(nshards, cfg->hot_capacity, !memory, &e->retire);
+    if (!memory) {
+        e->warm = ds_warm_new(cfg->warm_bytes, &e->retire);
+        e->wbuf = ds_wbuf_new(&e->retire);
+    }
+    if (!e->hot || (!memory && (!e->warm || !e->wbuf))) {
+        st = ds_error_set(err, DS_NOMEM, "out of memory opening the database");
+        goto fail;
+    }
+    if (!memory) {
+        st = ds_store_open(cfg->path, &cfg->store, &e->store, err);
+        if (st != DS_OK)
+            goto fail;
+        if (cfg->enable_flusher && start_flusher(e) != DS_OK) {
+            st = ds_error_set(err, DS_NOMEM, "cannot start the flusher thread");
+            goto fail;
+        }
+    }
+    *out = e;
+    return DS_OK;
+
+fail:
+    ds_store_close(e->store);
+    e->store = NULL;
+    free_tiers(e);
+    ds_retire_destroy(&e->retire);
+    free(e);
+    return st;
+}
+
+ds_status ds_engine_close(ds_engine *e, int force, ds_error *err)
+{
+    if (e->closed)
+        return DS_OK;
+    int had_flusher = e->flusher_started;
+    stop_flusher(e);
+    ds_status st = DS_OK;
+    if (e->store) {
+        st = ds_engine_flush(e, err);
+        if (st != DS_OK && !force) {
+            if (had_flusher)
+                start_flusher(e);
+            return st;
+        }
+        ds_store_close(e->store);
+        e->store = NULL;
+    }
+    free_tiers(e);
+    e->closed = 1;
+    return st;
+}
+
+void ds_engine_free(ds_engine *e)
+{
+    if (!e)
+        return;
+    if (!e->closed) {
+        ds_error ignored;
+        ds_engine_close(e, 1, &ignored);
+    }
+    void **items;
+    size_t n = ds_retire_take(&e->retire, &items);
+    (void)n; /* the binding drains before freeing; anything left is dropped */
+    free(items);
+    ds_retire_destroy(&e->retire);
+    pthread_mutex_destroy(&e->flush_lock);
+    pthread_mutex_destroy(&e->write_lock);
+    pthread_mutex_destroy(&e->ns_lock);
+    pthread_mutex_destroy(&e->flusher_mutex);
+    pthread_cond_destroy(&e->flusher_cond);
+    free(e);
+}
+
+void ds_engine_abandon(ds_engine *e)
+{
+    /* After fork() the SQLite connection, the flusher thread and every lock
+     * belong to the parent; touching them here could corrupt the file or
+     * deadlock. Leaking the memory is the safe choice. */
+    (void)e;
+}
+
+int ds_engine_is_closed(const ds_engine *e) { return e->closed; }
+ds_persist_mode ds_engine_persist_mode(const ds_engine *e) { return e->persist; }
+ds_retire *ds_engine_retire(ds_engine *e) { return &e->retire; }
+
+/* ---- namespaces -------------------------------------------------------- */
+
+ds_status ds_engine_ns(ds_engine *e, const char *name, size_t len, uint32_t *id,
+                       ds_error *err)
+{
+    pthread_mutex_lock(&e->ns_lock);
+    for (uint32_t i = 0; i < e->ns_count; i++) {
+        ds_ns *ns = ns_at(e, i);
+        if (ns->len == len && memcmp(ns->name, name, len) == 0) {
+            *id = i;
+            pthread_mutex_unlock(&e->ns_lock);
+            return DS_OK;
+        }
+    }
+    pthread_mutex_unlock(&e->ns_lock);
+
+    /* Count outside ns_lock: it is a leaf and SQLite can take a while. */
+    int64_t count = 0;
+    if (e->store) {
+        ds_status st = ds_store_count(e->store, name, len, &count, err);
+        if (st != DS_OK)
+            return st;
+    }
+    ds_ns *ns = calloc(1, sizeof(*ns));
+    char *copy = malloc(len + 1);
+    if (!ns || !copy) {
+        free(ns);
+        free(copy);
+        return ds_error_set(err, DS_NOMEM, "out of memory");
+    }
+    memcpy(copy, name, len);
+    copy[len] = '\0';
+    ns->name = copy;
+    ns->len = len;
+    atomic_init(&ns->count, count);
+    atomic_init(&ns->complete, count == 0);
+
+    pthread_mutex_lock(&e->ns_lock);
+    /* Another thread may have interned the same name meanwhile. */
+    for (uint32_t i = 0; i < e->ns_count; i++) {
+        ds_ns *other = ns_at(e, i);
+        if (other->len == len && memcmp(other->name, name, len) == 0) {
+            *id = i;
+            pthread_mutex_unlock(&e->ns_lock);
+            free(copy);
+            free(ns);
+            return DS_OK;
+        }
+    }
+    if (e->ns_count == NS_CHUNK * NS_CHUNKS) {
+        pthread_mutex_unlock(&e->ns_lock);
+        free(copy);
+        free(ns);
+        return ds_error_set(err, DS_INVALID, "too many tables in one database (limit %d)",
+                            NS_CHUNK * NS_CHUNKS);
+    }
+    uint32_t nid = e->ns_count;
+    ds_ns **chunk = atomic_load(&e->ns_chunks[nid / NS_CHUNK]);
+    if (!chunk) {
+        chunk = calloc(NS_CHUNK, sizeof(*chunk));
+        if (!chunk) {
+            pthread_mutex_unlock(&e->ns_lock);
+            free(copy);
+            free(ns);
+            return ds_error_set(err, DS_NOMEM, "out of memory");
+        }
+    }
+    chunk[nid % NS_CHUNK] = ns;
+    atomic_store_explicit(&e->ns_chunks[nid / NS_CHUNK], chunk, memory_order_release);
+    e->ns_count = nid + 1;
+    pthread_mutex_unlock(&e->ns_lock);
+    *id = nid;
+    return DS_OK;
+}
+
+const char *ds_engine_ns_name(ds_engine *e, uint32_t id, size_t *len)
+{
+    ds_ns *ns = ns_at(e, id);
+    *len = ns->len;
+    return ns->name;
+}
+
+int64_t ds_engine_len(ds_engine *e, uint32_t ns)
+{
+    return atomic_load_explicit(&ns_at(e, ns)->count, memory_order_relaxed);
+}
+
+/* ---- tier helpers (write_lock held unless said otherwise) -------------- */
+
+/* Clean evicted entries go to the warm tier; dirty ones are still referenced
+ * by the write buffer, which serves them until they are committed. */
+static void settle_evicted(ds_engine *e, ds_entry **evicted, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ds_entry *x = evicted[i];
+        atomic_store(&ns_at(e, x->ns)->complete, 0);
+        if (e->warm && !ds_wbuf_holds(e->wbuf, x))
+            ds_warm_put(e->warm, x);
+        else
+            ds_entry_decref(x, &e->retire);
+    }
+}
+
+/* Put x into the hot map (taking a reference of the caller's). On OOM the
+ * key's old hot entry is removed instead, so the hot tier never shadows a
+ * newer value held by the write buffer. */
+static void hot_insert(ds_engine *e, ds_entry *x, int *replaced)
+{
+    ds_entry *evicted[MAX_EVICT];
+    size_t nev = 0;
+    uint32_t ns = x->ns;
+    const char *key = ds_entry_key(x);
+    size_t klen = x->klen;
+    uint64_t hash = x->hash;
+    ds_entry_incref(x); /* keep x alive for the fallback below */
+    if (ds_hotmap_put(e->hot, x, replaced, evicted, MAX_EVICT, &nev) != DS_OK) {
+        ds_entry *old = ds_hotmap_remove(e->hot, ns, key, klen, hash);
+        if (old)
+            ds_entry_decref(old, &e->retire);
+        if (replaced)
+            *replaced = old != NULL;
+    }
+    ds_entry_decref(x, &e->retire);
+    settle_evicted(e, evicted, nev);
+}
+
+/* Cache an entry read below the hot tier, unless a write happened since the
+ * read began (seq) or a writer holds the lock (caching is optional; a
+ * reader never waits for it). */
+static void promote(ds_engine *e, ds_entry *x, uint64_t seq)
+{
+    if (pthread_mutex_trylock(&e->write_lock) != 0)
+        return;
+    if (atomic_load(&e->write_seq) == seq)
+        hot_insert(e, ds_entry_incref(x), NULL);
+    pthread_mutex_unlock(&e->write_lock);
+}
+
+static int lock_writes(ds_engine *e, int allow_io)
+{
+    if (allow_io) {
+        pthread_mutex_lock(&e->write_lock);
+        return 1;
+    }
+    return pthread_mutex_trylock(&e->write_lock) == 0;
+}
+
+/* Does the key have a value? Sets *exists. DS_NEED_IO if only SQLite knows
+ * and allow_io is 0. */
+static ds_status exists_locked(ds_engine *e, uint32_t ns, const char *key,
+                               size_t klen, uint64_t hash, int allow_io,
+                               int *exists, ds_error *err)
+{
+    if (ds_hotmap_contains(e->hot, ns, key, klen, hash)) {
+        *exists = 1;
+        return DS_OK;
+    }
+    if (!e->store) {
+        *exists = 0;
+        return DS_OK;
+    }
+    ds_entry *b = ds_wbuf_get(e->wbuf, ns, key, klen, hash);
+    if (b) {
+        *exists = !(b->flags & DS_ENTRY_TOMBSTONE);
+        ds_entry_decref(b, &e->retire);
+        return DS_OK;
+    }
+    if (ds_warm_contains(e->warm, ns, key, klen, hash)) {
+        *exists = 1;
+        return DS_OK;
+    }
+    ds_ns *n = ns_at(e, ns);
+    if (atomic_load(&n->complete)) {
+        *exists = 0;
+        return DS_OK;
+    }
+    if (!allow_io)
+        return DS_NEED_IO;
+    ds_status st = ds_store_exists(e->store, n->name, n->len, key, klen, err);
+    if (st == DS_OK || st == DS_NOTFOUND) {
+        *exists = st == DS_OK;
+        return DS_OK;
+    }
+    return st;
+}
+
+static int flush_is_due(ds_engine *e)
+{
+    return e->persist == DS_PERSIST_WRITETHROUGH &&
+           ds_wbuf_pending(e->wbuf) >= e->buffer_size;
+}
+
+/* After a mutation: commit now, or tell the caller to. */
+static ds_status maybe_flush(ds_engine *e, int allow_io, int *flush_due,
+                             ds_error *err)
+{
+    if (flush_due)
+        *flush_due = 0;
+    if (!flush_is_due(e))
+        return DS_OK;
+    if (allow_io)
+        return ds_engine_flush(e, err);
+    if (flush_due)
+        *flush_due = 1;
+    return DS_OK;
+}
+
+/* ---- reads ------------------------------------------------------------- */
+
+int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                       uint64_t hash, void **aux)
+{
+    return ds_hotmap_peek_aux(e->hot, ns, key, klen, hash, aux);
+}
+
+ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                        uint64_t hash, int allow_io, ds_entry **out, ds_error *err)
+{
+    ds_entry *x = ds_hotmap_get(e->hot, ns, key, klen, hash);
+    if (x) {
+        *out = x;
+        return DS_OK;
+    }
+    if (!e->store)
+        return DS_NOTFOUND;
+    uint64_t seq = atomic_load(&e->write_seq);
+    x = ds_wbuf_get(e->wbuf, ns, key, klen, hash);
+    if (x) {
+        if (x->flags & DS_ENTRY_TOMBSTONE) {
+            ds_entry_decref(x, &e->retire);
+            return DS_NOTFOUND;
+        }
+        promote(e, x, seq);
+        *out = x;
+        return DS_OK;
+    }
+    x = ds_warm_take(e->warm, ns, key, klen, hash);
+    if (x) {
+        promote(e, x, seq);
+        *out = x;
+        return DS_OK;
+    }
+    ds_ns *n = ns_at(e, ns);
+    if (atomic_load(&n->complete))
+        return DS_NOTFOUND;
+    if (!allow_io)
+        return DS_NEED_IO;
+
+    uint8_t codec;
+    void *value;
+    size_t vlen;
+    atomic_fetch_add_explicit(&e->cold_reads, 1, memory_order_relaxed);
+    ds_status st = ds_store_get(e->store, n->name, n->len, key, klen, &codec,
+                                &value, &vlen, err);
+    if (st != DS_OK)
+        return st;
+    atomic_fetch_add_explicit(&e->cold_hits, 1, memory_order_relaxed);
+    x = ds_entry_new(ns, key, klen, hash, codec, value, vlen, 0);
+    free(value);
+    if (!x)
+        return ds_error_set(err, DS_NOMEM, "out of memory reading a value");
+    promote(e, x, seq);
+    *out = x;
+    return DS_OK;
+}
+
+ds_status ds_engine_contains(ds_engine *e, uint32_t ns, const char *key,
+                             size_t klen, uint64_t hash, int allow_io, ds_error *err)
+{
+    if (ds_hotmap_contains(e->hot, ns, key, klen, hash))
+        return DS_OK;
+    if (!e->store)
+        return DS_NOTFOUND;
+    ds_entry *x = NULL;
+    ds_status st = ds_engine_get(e, ns, key, klen, hash, allow_io, &x, err);
+    if (x)
+        ds_entry_decref(x, &e->retire);
+    return st;
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+/* One put with write_lock held. */
+static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
+                            int allow_io, int *existed, ds_error *err)
+{
+    int exists = 0;
+    ds_status st = exists_locked(e, ns, it->key, it->klen, it->hash, allow_io,
+                                 &exists, err);
+    if (st != DS_OK)
+        return st;
+    ds_entry *x = ds_entry_new(ns, it->key, it->klen, it->hash, it->codec,
+                               it->value, it->vlen, 0);
+    if (!x)
+        return ds_error_set(err, DS_NOMEM, "out of memory storing a value of %zu bytes",
+                            it->vlen);
+    if (e->wbuf) {
+        if (ds_wbuf_put(e->wbuf, ds_entry_incref(x)) != DS_OK) {
+            ds_entry_decref(x, &e->retire);
+            return ds_error_set(err, DS_NOMEM, "out of memory buffering a write");
+        }
+        ds_warm_remove(e->warm, ns, it->key, it->klen, it->hash);
+    }
+    hot_insert(e, x, NULL);
+    if (!exists)
+        atomic_fetch_add_explicit(&ns_at(e, ns)->count, 1, memory_order_relaxed);
+    atomic_fetch_add(&e->write_seq, 1);
+    if (existed)
+        *existed = exists;
+    return DS_OK;
+}
+
+ds_status ds_engine_put(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                        uint64_t hash, uint8_t codec, const void *value,
+                        size_t vlen, int allow_io, int *existed, int *flush_due,
+                        ds_error *err)
+{
+    ds_put_item it = {key, klen, hash, codec, value, vlen};
+    if (!lock_writes(e, allow_io))
+        return DS_NEED_IO;
+    ds_status st = put_locked(e, ns, &it, allow_io, existed, err);
+    pthread_mutex_unlock(&e->write_lock);
+    if (st != DS_OK)
+        return st;
+    return maybe_flush(e, allow_io, flush_due, err);
+}
+
+ds_status ds_engine_put_many(ds_engine *e, uint32_t ns, const ds_put_item *items,
+                             size_t n, int allow_io, size_t *done, int *flush_due,
+                             ds_error *err)
+{
+    *done = 0;
+    if (!lock_writes(e, allow_io))
+        return DS_NEED_IO;
+    ds_status st = DS_OK;
+    size_t i = 0;
+    for (; i < n; i++) {
+        st = put_locked(e, ns, &items[i], allow_io, NULL, err);
+        if (st != DS_OK)
+            break;
+    }
+    pthread_mutex_unlock(&e->write_lock);
+    *done = i;
+    if (st != DS_OK)
+        return st;
+    return maybe_flush(e, allow_io, flush_due, err);
+}
+
+ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                           uint64_t hash, int allow_io, int *flush_due,
+                           ds_error *err)
+{
+    if (!lock_writes(e, allow_io))
+        return DS_NEED_IO;
+    int exists = 0;
+    ds_status st = exists_locked(e, ns, key, klen, hash, allow_io, &exists, err);
+    if (st == DS_OK && !exists)
+        st = DS_NOTFOUND;
+    if (st == DS_OK && e->wbuf) {
+        ds_entry *tomb = ds_entry_new(ns, key, klen, hash, 0, NULL, 0,
+                                      DS_ENTRY_TOMBSTONE);
+        if (!tomb)
+            st = ds_error_set(err, DS_NOMEM, "out of memory deleting a key");
+        else if (ds_wbuf_put(e->wbuf, tomb) != DS_OK)
+            st = ds_error_set(err, DS_NOMEM, "out of memory buffering a delete");
+        else
+            ds_warm_remove(e->warm, ns, key, klen, hash);
+    }
+    if (st == DS_OK) {
+        ds_entry *old = ds_hotmap_remove(e->hot, ns, key, klen, hash);
+        if (old)
+            ds_entry_decref(old, &e->retire);
+        atomic_fetch_sub_explicit(&ns_at(e, ns)->count, 1, memory_order_relaxed);
+        atomic_fetch_add(&e->write_seq, 1);
+    }
+    pthread_mutex_unlock(&e->write_lock);
+    if (st != DS_OK)
+        return st;
+    return maybe_flush(e, allow_io, flush_due, err);
+}
+
+ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err)
+{
+    pthread_mutex_lock(&e->flush_lock);
+    pthread_mutex_lock(&e->write_lock);
+    ds_ns *n = ns_at(e, ns);
+    ds_status st = DS_OK;
+    /* SQLite first: if it fails, every tier still holds what it held. */
+    if (e->store)
+        st = ds_store_clear_ns(e->store, n->name, n->len, err);
+    if (st == DS_OK) {
+        if (e->wbuf)
+            ds_wbuf_drop_ns(e->wbuf, ns);
+        if (e->warm)
+            ds_warm_clear(e->warm, ns);
+        ds_hotmap_clear(e->hot, ns);
+        atomic_store(&n->count, 0);
+        atomic_store(&n->complete, 1);
+        atomic_fetch_add(&e->write_seq, 1);
+    }
+    pthread_mutex_unlock(&e->write_lock);
+    pthread_mutex_unlock(&e->flush_lock);
+    return st;
+}
+
+ds_status ds_engine_flush(ds_engine *e, ds_error *err)
+{
+    if (!e->store)
+        return DS_OK;
+    pthread_mutex_lock(&e->flush_lock);
+    ds_entry *const *items;
+    size_t n = 0;
+    ds_status st = ds_wbuf_begin_flush(e->wbuf, &items, &n);
+    if (st != DS_OK) {
+        pthread_mutex_unlock(&e->flush_lock);
+        return ds_error_set(err, st, "internal error: a flush is already in flight");
+    }
+    if (n == 0) {
+        ds_wbuf_end_flush(e->wbuf, 1);
+        pthread_mutex_unlock(&e->flush_lock);
+        return DS_OK;
+    }
+    ds_store_item one, *rows = n == 1 ? &one : malloc(n * sizeof(*rows));
+    if (!rows) {
+        ds_wbuf_end_flush(e->wbuf, 0);
+        pthread_mutex_unlock(&e->flush_lock);
+        return ds_error_set(err, DS_NOMEM, "out of memory flushing %zu writes", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ds_entry *x = items[i];
+        ds_ns *ns = ns_at(e, x->ns);
+        rows[i].tbl = ns->name;
+        rows[i].tlen = ns->len;
+        rows[i].key = ds_entry_key(x);
+        rows[i].klen = x->klen;
+        rows[i].value = ds_entry_value(x);
+        rows[i].vlen = x->vlen;
+        rows[i].codec = x->codec;
+        rows[i].is_delete = (x->flags & DS_ENTRY_TOMBSTONE) != 0;
+    }
+    st = ds_store_write_batch(e->store, rows, n, err);
+    ds_wbuf_end_flush(e->wbuf, st == DS_OK);
+    if (rows != &one)
+        free(rows);
+    if (st == DS_OK) {
+        atomic_fetch_add(&e->flushes, 1);
+        atomic_fetch_add(&e->rows_flushed, n);
+    } else {
+        atomic_fetch_add(&e->flush_failures, 1);
+    }
+    pthread_mutex_unlock(&e->flush_lock);
+    return st;
+}
+
+/* ---- iteration --------------------------------------------------------- */
+
+/* SQLite's BINARY collation on TEXT: memcmp, then the shorter first. */
+static int entry_key_cmp(const void *pa, const void *pb)
+{
+    const ds_entry *a = *(ds_entry *const *)pa, *b = *(ds_entry *const *)pb;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(ds_entry_key(a), ds_entry_key(b), n);
+    if (c)
+        return c;
+    return (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+ds_status ds_engine_snapshot(ds_engine *e, uint32_t ns, ds_entry ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (e->store && !atomic_load(&ns_at(e, ns)->complete))
+        return DS_NEED_IO;
+    size_t count = ds_hotmap_collect(e->hot, ns, out);
+    if (count == (size_t)-1)
+        return DS_NOMEM;
+    qsort(*out, count, sizeof(**out), entry_key_cmp);
+    *n = count;
+    return DS_OK;
+}
+
+ds_status ds_engine_scan(ds_engine *e, uint32_t ns, const char *after,
+                         size_t after_len, size_t limit, int with_values,
+                         ds_store_row_fn fn, void *ctx, size_t *n_out,
+                         ds_error *err)
+{
+    *n_out = 0;
+    if (!e->store)
+        return ds_error_set(err, DS_INVALID, "memory mode has no store to scan");
+    ds_status st = ds_engine_flush(e, err);
+    if (st != DS_OK)
+        return st;
+    ds_ns *n = ns_at(e, ns);
+    return ds_store_scan(e->store, n->name, n->len, after, after_len, limit,
+                         with_values, fn, ctx, n_out, err);
+}
+
+typedef struct {
+    char **names;
+    size_t *lens;
+    size_t n, cap;
+} name_list;
+
+static int name_list_push(name_list *l, const char *s, size_t len)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **names = realloc(l->names, cap * sizeof(*names));
+        if (!names)
+            return -1;
+        l->names = names;
+        size_t *lens = realloc(l->lens, cap * sizeof(*lens));
+        if (!lens)
+            return -1;
+        l->lens = lens;
+        l->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    l->names[l->n] = copy;
+    l->lens[l->n] = len;
+    l->n++;
+    return 0;
+}
+
+static int name_cmp_idx(const void *pa, const void *pb, void *ctx)
+{
+    const name_list *l = ctx;
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    size_t n = l->lens[a] < l->lens[b] ? l->lens[a] : l->lens[b];
+    int c = memcmp(l->names[a], l->names[b], n);
+    if (c)
+        return c;
+    return (l->lens[a] > l->lens[b]) - (l->lens[a] < l->lens[b]);
+}
+
+ds_status ds_engine_list_ns(ds_engine *e,
+                            int (*fn)(const char *tbl, size_t tlen, void *ctx),
+                            void *ctx, ds_error *err)
+{
+    if (e->store) {
+        /* After a flush SQLite knows every namespace that holds data. */
+        ds_status st = ds_engine_flush(e, err);
+        if (st != DS_OK)
+            return st;
+        return ds_store_list_ns(e->store, fn, ctx, err);
+    }
+    name_list l = {0};
+    ds_status st = DS_OK;
+    pthread_mutex_lock(&e->ns_lock);
+    for (uint32_t i = 0; i < e->ns_count; i++) {
+        ds_ns *ns = ns_at(e, i);
+        if (atomic_load(&ns->count) > 0 && name_list_push(&l, ns->name, ns->len) < 0) {
+            st = ds_error_set(err, DS_NOMEM, "out of memory listing tables");
+            break;
+        }
+    }
+    pthread_mutex_unlock(&e->ns_lock);
+    size_t *order = st == DS_OK ? malloc((l.n ? l.n : 1) * sizeof(*order)) : NULL;
+    if (st == DS_OK && !order)
+        st = ds_error_set(err, DS_NOMEM, "out of memory listing tables");
+    if (st == DS_OK) {
+        for (size_t i = 0; i < l.n; i++)
+            order[i] = i;
+        qsort_r(order, l.n, sizeof(*order), name_cmp_idx, &l);
+        for (size_t i = 0; i < l.n; i++)
+            if (fn(l.names[order[i]], l.lens[order[i]], ctx))
+                break;
+    }
+    free(order);
+    for (size_t i = 0; i < l.n; i++)
+        free(l.names[i]);
+    free(l.names);
+    free(l.lens);
+    return st;
+}
+
+/* ---- stats and the flusher -------------------------------------------- */
+
+void ds_engine_get_stats(ds_engine *e, ds_engine_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    ds_hotmap_stats hs;
+    ds_hotmap_get_stats(e->hot, &hs);
+    out->hot_entries = hs.entries;
+    out->hot_bytes = hs.bytes;
+    out->hot_capacity = ds_hotmap_capacity(e->hot);
+    out->nshards = ds_hotmap_nshards(e->hot);
+    out->hot_hits = hs.hits;
+    out->hot_misses = hs.misses;
+    out->hot_evictions = hs.evictions;
+    out->file_bytes = -1;
+    if (e->warm) {
+        ds_warm_stats ws;
+        ds_warm_get_stats(e->warm, &ws);
+        out->warm_entries = ws.entries;
+        out->warm_bytes = ws.bytes;
+        out->warm_max_bytes = ws.max_bytes;
+        out->warm_hits = ws.hits;
+        out->warm_misses = ws.misses;
+        out->warm_evictions = ws.evictions;
+    }
+    if (e->wbuf)
+        out->dirty_entries = ds_wbuf_pending(e->wbuf);
+    out->cold_reads = atomic_load(&e->cold_reads);
+    out->cold_hits = atomic_load(&e->cold_hits);
+    out->flushes = atomic_load(&e->flushes);
+    out->rows_flushed = atomic_load(&e->rows_flushed);
+    out->flush_failures = atomic_load(&e->flush_failures);
+    if (e->store) {
+        int64_t bytes;
+        ds_error ignored;
+        if (ds_store_file_size(e->store, &bytes, &ignored) == DS_OK)
+            out->file_bytes = bytes;
+    }
+}
+
+uint64_t ds_engine_take_flusher_errors(ds_engine *e, ds_error *err)
+{
+    pthread_mutex_lock(&e->flusher_mutex);
+    uint64_t n = e->flusher_errors;
+    if (n && err)
+        *err = e->flusher_error;
+    e->flusher_errors = 0;
+    pthread_mutex_unlock(&e->flusher_mutex);
+    return n;
+}
+
+static void *flusher_main(void *arg)
+{
+    ds_engine *e = arg;
+    pthread_mutex_lock(&e->flusher_mutex);
+    while (!e->flusher_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)e->flush_interval_ms * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        while (!e->flusher_stop &&
+               pthread_cond_timedwait(&e->flusher_cond, &e->flusher_mutex, &ts) != ETIMEDOUT)
+            ;
+        if (e->flusher_stop)
+            break;
+        pthread_mutex_unlock(&e->flusher_mutex);
+        ds_error err;
+        ds_error_clear(&err);
+        ds_status st = ds_wbuf_pending(e->wbuf) ? ds_engine_flush(e, &err) : DS_OK;
+        pthread_mutex_lock(&e->flusher_mutex);
+        if (st != DS_OK) {
+            /* The writes stay buffered and are retried next round; the binding
+             * reports the failure at the next call from Python. */
+            e->flusher_errors++;
+            e->flusher_error = err;
+        }
+    }
+    pthread_mutex_unlock(&e->flusher_mutex);
+    return NULL;
+}

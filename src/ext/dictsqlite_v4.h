@@ -1,0 +1,73 @@
+/* The DictSQLiteV4 object and the per-namespace operations that its methods
+ * (and table proxies) are built from. */
+#ifndef DICTSQLITE_EXT_DICTSQLITE_V4_H
+#define DICTSQLITE_EXT_DICTSQLITE_V4_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "codec.h"
+#include "dictsqlite/engine.h"
+#include "module_state.h"
+
+typedef struct DictSQLiteV4Object {
+    PyObject_HEAD
+    ds_engine *engine;         /* NULL before __init__ and after close() */
+    ds_module_state *state;
+    uint32_t ns;               /* the instance's namespace (table_name) */
+    ds_storage_mode storage;
+    ds_persist_mode persist;
+    int closed;                /* 1 until __init__ succeeds, and after close() */
+    int in_flight;             /* calls running with the GIL released; close()
+                                * waits for them (guarded by the GIL) */
+    unsigned long fork_generation;
+    size_t hot_capacity;
+    size_t buffer_size;
+    PyObject *path;            /* str */
+    PyObject *table_name;      /* str */
+    PyObject *safe_policy;     /* SafePolicy or NULL */
+    PyObject *weakreflist;
+} DictSQLiteV4Object;
+
+extern PyType_Spec DictSQLiteV4_spec;
+
+/* Run stmt with the GIL released, pinning the object so close() from another
+ * thread waits for it instead of freeing the engine under it. */
+#define DS_WITHOUT_GIL(self, stmt)                                             \
+    do {                                                                       \
+        (self)->in_flight++;                                                   \
+        Py_BEGIN_ALLOW_THREADS                                                 \
+        stmt;                                                                  \
+        Py_END_ALLOW_THREADS                                                   \
+        (self)->in_flight--;                                                   \
+    } while (0)
+
+/* 0 if the object may be used; else -1 with DatabaseClosedError (closed, or
+ * inherited through fork()). */
+int dsv4_check_usable(DictSQLiteV4Object *self);
+
+static inline int DSV4_USABLE(DictSQLiteV4Object *self)
+{
+    if (DS_LIKELY(!self->closed && self->fork_generation == ds_fork_generation))
+        return 0;
+    return dsv4_check_usable(self);
+}
+
+/* Raise the Python exception for a core failure. */
+void dsv4_raise(DictSQLiteV4Object *self, ds_status st, const ds_error *err);
+
+/* Per-namespace operations; each assumes DSV4_USABLE was checked.
+ * dsv4_get: new reference; NULL with KeyError(key) when missing and
+ * *missing set to 1 (so callers with a default can clear it cheaply). */
+PyObject *dsv4_get(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, int *missing);
+int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *value);
+int dsv4_delete(DictSQLiteV4Object *self, uint32_t ns, PyObject *key);
+int dsv4_contains(DictSQLiteV4Object *self, uint32_t ns, PyObject *key);
+int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs);
+int dsv4_clear(DictSQLiteV4Object *self, uint32_t ns);
+
+/* keys / values / items as lists, in key order */
+enum { DSV4_KEYS, DSV4_VALUES, DSV4_ITEMS };
+PyObject *dsv4_list(DictSQLiteV4Object *self, uint32_t ns, int what, Py_ssize_t limit);
+
+#endif

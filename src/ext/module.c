@@ -1,0 +1,167 @@
+/* dictsqlite._native: module init (multi-phase, PEP 489) and per-module
+ * state. The public package `dictsqlite` re-exports the types from here. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "dictsqlite_v4.h"
+#include "module_state.h"
+
+unsigned long ds_fork_generation = 0;
+
+static void on_fork_child(void) { ds_fork_generation++; }
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+static struct PyModuleDef native_module;
+
+ds_module_state *ds_get_module_state_by_type(PyTypeObject *type)
+{
+    PyObject *mod = PyType_GetModuleByDef(type, &native_module);
+    return mod ? (ds_module_state *)PyModule_GetState(mod) : NULL;
+}
+
+static ds_module_state *state_of(PyObject *mod)
+{
+    return (ds_module_state *)PyModule_GetState(mod);
+}
+
+static PyObject *sqlite_version(PyObject *mod, PyObject *unused)
+{
+    (void)mod;
+    (void)unused;
+    return PyUnicode_FromString(sqlite3_libversion());
+}
+
+/* Registered with atexit by the package: lazy writes must survive a normal
+ * interpreter exit even when the program never calls close(). Errors are
+ * printed, not raised, so one broken database does not stop the others from
+ * being flushed. */
+static PyObject *flush_all(PyObject *mod, PyObject *unused)
+{
+    (void)unused;
+    ds_module_state *st = state_of(mod);
+    PyObject *values = PyObject_CallMethod(st->live_instances, "values", NULL);
+    PyObject *snapshot = values ? PySequence_List(values) : NULL;
+    Py_XDECREF(values);
+    if (!snapshot)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(snapshot); i++) {
+        DictSQLiteV4Object *db = (DictSQLiteV4Object *)PyList_GET_ITEM(snapshot, i);
+        if (db->closed || db->fork_generation != ds_fork_generation)
+            continue;
+        PyObject *r = PyObject_CallMethod((PyObject *)db, "flush", NULL);
+        if (!r)
+            PyErr_WriteUnraisable((PyObject *)db);
+        Py_XDECREF(r);
+    }
+    Py_DECREF(snapshot);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef native_methods[] = {
+    {"_flush_all", flush_all, METH_NOARGS,
+     "Flush every open database (run at interpreter exit)."},
+    {"sqlite_version", sqlite_version, METH_NOARGS,
+     "The version of the SQLite library the extension runs on."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int add_exception(PyObject *mod, PyObject **slot, const char *name,
+                         const char *doc, PyObject *base)
+{
+    *slot = PyErr_NewExceptionWithDoc(name, doc, base, NULL);
+    if (!*slot)
+        return -1;
+    const char *short_name = strrchr(name, '.') + 1;
+    return PyModule_AddObjectRef(mod, short_name, *slot);
+}
+
+static int native_exec(PyObject *mod)
+{
+    ds_module_state *st = state_of(mod);
+    pthread_once(&atfork_once, register_atfork);
+
+    st->DictSQLiteV4_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &DictSQLiteV4_spec, NULL);
+    if (!st->DictSQLiteV4_Type || PyModule_AddType(mod, st->DictSQLiteV4_Type) < 0)
+        return -1;
+    if (add_exception(mod, &st->DatabaseClosedError, "dictsqlite.DatabaseClosedError",
+                      "Raised when a closed database (or one inherited through fork()) "
+                      "is used.", PyExc_ValueError) < 0)
+        return -1;
+    if (add_exception(mod, &st->CorruptValueError, "dictsqlite.CorruptValueError",
+                      "Raised when a stored value cannot be decoded; the message names "
+                      "the key.", PyExc_ValueError) < 0)
+        return -1;
+
+    PyObject *weakref = PyImport_ImportModule("weakref");
+    if (!weakref)
+        return -1;
+    /* keyed by id(): instances are unhashable, as dicts are */
+    st->live_instances = PyObject_CallMethod(weakref, "WeakValueDictionary", NULL);
+    Py_DECREF(weakref);
+    if (!st->live_instances)
+        return -1;
+
+    PyObject *pickle = PyImport_ImportModule("pickle");
+    if (!pickle)
+        return -1;
+    st->pickle_dumps = PyObject_GetAttrString(pickle, "dumps");
+    st->pickle_loads = PyObject_GetAttrString(pickle, "loads");
+    st->pickle_protocol = PyObject_GetAttrString(pickle, "HIGHEST_PROTOCOL");
+    Py_DECREF(pickle);
+    if (!st->pickle_dumps || !st->pickle_loads || !st->pickle_protocol)
+        return -1;
+    return 0;
+}
+
+static int native_traverse(PyObject *mod, visitproc visit, void *arg)
+{
+    ds_module_state *st = state_of(mod);
+    Py_VISIT(st->DictSQLiteV4_Type);
+    Py_VISIT(st->DatabaseClosedError);
+    Py_VISIT(st->CorruptValueError);
+    Py_VISIT(st->pickle_dumps);
+    Py_VISIT(st->pickle_loads);
+    Py_VISIT(st->pickle_protocol);
+    Py_VISIT(st->safe_loads);
+    Py_VISIT(st->live_instances);
+    return 0;
+}
+
+static int native_clear(PyObject *mod)
+{
+    ds_module_state *st = state_of(mod);
+    Py_CLEAR(st->DictSQLiteV4_Type);
+    Py_CLEAR(st->DatabaseClosedError);
+    Py_CLEAR(st->CorruptValueError);
+    Py_CLEAR(st->pickle_dumps);
+    Py_CLEAR(st->pickle_loads);
+    Py_CLEAR(st->pickle_protocol);
+    Py_CLEAR(st->safe_loads);
+    Py_CLEAR(st->live_instances);
+    return 0;
+}
+
+static void native_free(void *mod) { native_clear((PyObject *)mod); }
+
+static PyModuleDef_Slot native_slots[] = {
+    {Py_mod_exec, native_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "dictsqlite._native",
+    .m_doc = "The C core of dictsqlite. Use the `dictsqlite` package instead.",
+    .m_size = sizeof(ds_module_state),
+    .m_methods = native_methods,
+    .m_slots = native_slots,
+    .m_traverse = native_traverse,
+    .m_clear = native_clear,
+    .m_free = native_free,
+};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModuleDef_Init(&native_module); }

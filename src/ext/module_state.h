@@ -1,0 +1,28 @@
+/* Per-module state of dictsqlite._native (multi-phase init, PEP 489): the
+ * types, exceptions and the Python callables the codecs need. Instances keep
+ * a pointer to it so hot paths skip PyType_GetModuleState. */
+#ifndef DICTSQLITE_EXT_MODULE_STATE_H
+#define DICTSQLITE_EXT_MODULE_STATE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+typedef struct ds_module_state {
+    PyTypeObject *DictSQLiteV4_Type;
+    PyObject *DatabaseClosedError; /* ValueError subclass */
+    PyObject *CorruptValueError;   /* ValueError subclass */
+    PyObject *pickle_dumps;        /* pickle.dumps */
+    PyObject *pickle_loads;        /* pickle.loads */
+    PyObject *pickle_protocol;     /* int: the protocol new pickles use */
+    PyObject *safe_loads;          /* unused yet: safe_pickle functions are looked up per call */
+    PyObject *live_instances;      /* weakref.WeakValueDictionary id -> open instance, flushed at exit */
+} ds_module_state;
+
+ds_module_state *ds_get_module_state_by_type(PyTypeObject *type);
+
+/* Set by the pthread_atfork child handler: an object whose fork_generation
+ * differs was opened by the parent and must not touch its handles. Reading a
+ * counter is cheaper than getpid() on every call. */
+extern unsigned long ds_fork_generation;
+
+#endif
