@@ -253,7 +253,7 @@ PyObject *ds_decode_value(ds_module_state *st, uint8_t codec, const char *data,
                      "encryption_password to read it", key);
         return NULL;
     }
-    switch (codec & DS_CODEC_MASK) {
+    switch ((codec & 0x80) ? 0 : codec & DS_CODEC_MASK) {
     case DS_CODEC_PICKLE:
         r = decode_pickle(st, codec, data, len, safe_policy);
         if (!r && safe_policy && PyErr_ExceptionMatches(PyExc_ValueError))
