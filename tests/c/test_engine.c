@@ -1,0 +1,351 @@
+/* ds_engine: the tiers together, on real SQLite files. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "dictsqlite/engine.h"
+
+static char tmpdir[256];
+
+static const char *path_of(const char *name)
+{
+    static char buf[512];
+    snprintf(buf, sizeof(buf), "%s/%s", tmpdir, name);
+    return buf;
+}
+
+static ds_engine *open_engine(const char *name, ds_persist_mode mode, size_t cap,
+                              size_t buffer_size, int flusher)
+{
+    ds_engine_config cfg = {0};
+    cfg.path = path_of(name);
+    cfg.persist = mode;
+    cfg.hot_capacity = cap;
+    cfg.warm_bytes = 1 << 20;
+    cfg.buffer_size = buffer_size;
+    cfg.enable_flusher = flusher;
+    cfg.flush_interval_ms = 20;
+    cfg.store.busy_timeout_ms = 50;
+    ds_engine *e = NULL;
+    ds_error err;
+    ds_status st = ds_engine_open(&cfg, &e, &err);
+    if (st != DS_OK)
+        fprintf(stderr, "open failed: %s\n", err.msg);
+    return e;
+}
+
+static void close_engine(ds_engine *e)
+{
+    ds_error err;
+    CHECK_EQ_INT(ds_engine_close(e, 0, &err), DS_OK);
+    ds_engine_free(e);
+}
+
+static uint32_t ns_of(ds_engine *e, const char *name)
+{
+    uint32_t id = 0;
+    ds_error err;
+    CHECK_EQ_INT(ds_engine_ns(e, name, strlen(name), &id, &err), DS_OK);
+    return id;
+}
+
+static uint64_t h(const char *key, uint32_t ns)
+{
+    return ds_hash_with_ns(ds_hash_bytes(key, strlen(key)), ns);
+}
+
+static ds_status put(ds_engine *e, uint32_t ns, const char *key, const char *value)
+{
+    ds_error err;
+    return ds_engine_put(e, ns, key, strlen(key), h(key, ns), DS_CODEC_BYTES, value,
+                         strlen(value), 1, NULL, NULL, &err);
+}
+
+/* 1 if key has exactly value, 0 if absent, -1 if a different value */
+static int has(ds_engine *e, uint32_t ns, const char *key, const char *value)
+{
+    ds_entry *x = NULL;
+    ds_error err;
+    ds_status st = ds_engine_get(e, ns, key, strlen(key), h(key, ns), 1, &x, &err);
+    if (st == DS_NOTFOUND)
+        return 0;
+    if (st != DS_OK)
+        return -2;
+    int ok = x->vlen == strlen(value) && memcmp(ds_entry_value(x), value, x->vlen) == 0;
+    ds_entry_decref(x, ds_engine_retire(e));
+    return ok ? 1 : -1;
+}
+
+static ds_status del(ds_engine *e, uint32_t ns, const char *key)
+{
+    ds_error err;
+    return ds_engine_delete(e, ns, key, strlen(key), h(key, ns), 1, NULL, &err);
+}
+
+static int64_t rows_in_file(const char *name)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (sqlite3_open(path_of(name), &db) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM kv", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_lazy_put_get_delete_flush_reopen(void)
+{
+    ds_engine *e = open_engine("lazy.db", DS_PERSIST_LAZY, 1000, 100, 0);
+    uint32_t ns = ns_of(e, "main");
+    CHECK_EQ_INT(put(e, ns, "a", "1"), DS_OK);
+    CHECK_EQ_INT(put(e, ns, "b", "2"), DS_OK);
+    CHECK_EQ_INT(put(e, ns, "a", "3"), DS_OK);
+    CHECK_EQ_INT(ds_engine_len(e, ns), 2);
+    CHECK_EQ_INT(has(e, ns, "a", "3"), 1);
+    CHECK_EQ_INT(rows_in_file("lazy.db"), 0); /* lazy: nothing committed yet */
+    CHECK_EQ_INT(del(e, ns, "b"), DS_OK);
+    CHECK_EQ_INT(del(e, ns, "b"), DS_NOTFOUND);
+    CHECK_EQ_INT(ds_engine_len(e, ns), 1);
+    ds_error err;
+    CHECK_EQ_INT(ds_engine_flush(e, &err), DS_OK);
+    CHECK_EQ_INT(rows_in_file("lazy.db"), 1);
+    close_engine(e);
+
+    e = open_engine("lazy.db", DS_PERSIST_LAZY, 1000, 100, 0);
+    ns = ns_of(e, "main");
+    CHECK_EQ_INT(ds_engine_len(e, ns), 1);
+    CHECK_EQ_INT(has(e, ns, "a", "3"), 1);
+    CHECK_EQ_INT(has(e, ns, "b", "2"), 0);
+    close_engine(e);
+}
+
+static void test_writethrough_buffer_one_commits_each_write(void)
+{
+    ds_engine *e = open_engine("wt.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
+    uint32_t ns = ns_of(e, "main");
+    for (int i = 0; i < 5; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%d", i);
+        CHECK_EQ_INT(put(e, ns, k, "v"), DS_OK);
+        CHECK_EQ_INT(rows_in_file("wt.db"), i + 1);
+    }
+    CHECK_EQ_INT(del(e, ns, "k0"), DS_OK);
+    CHECK_EQ_INT(rows_in_file("wt.db"), 4);
+    close_engine(e);
+}
+
+static void test_allow_io_zero_never_blocks_on_sqlite(void)
+{
+    ds_engine *e = open_engine("noio.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
+    uint32_t ns = ns_of(e, "main");
+    CHECK_EQ_INT(put(e, ns, "a", "1"), DS_OK);
+    close_engine(e);
+    e = open_engine("noio.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
+    ns = ns_of(e, "main");
+    ds_entry *x = NULL;
+    ds_error err;
+    /* "a" is only in SQLite now: a no-I/O read must say so, not read */
+    CHECK_EQ_INT(ds_engine_get(e, ns, "a", 1, h("a", ns), 0, &x, &err), DS_NEED_IO);
+    int due = 0;
+    CHECK_EQ_INT(ds_engine_put(e, ns, "b", 1, h("b", ns), DS_CODEC_BYTES, "2", 1, 0, NULL,
+                               &due, &err), DS_NEED_IO);
+    CHECK_EQ_INT(ds_engine_len(e, ns), 1); /* the refused put changed nothing */
+    CHECK_EQ_INT(has(e, ns, "a", "1"), 1);
+    close_engine(e);
+}
+
+static void test_eviction_moves_clean_entries_to_warm_and_loses_nothing(void)
+{
+    ds_engine *e = open_engine("evict.db", DS_PERSIST_LAZY, 64, 100, 0);
+    uint32_t ns = ns_of(e, "main");
+    char k[32], v[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(k, sizeof(k), "key%05d", i);
+        snprintf(v, sizeof(v), "value%d", i);
+        CHECK_EQ_INT(put(e, ns, k, v), DS_OK);
+        if (i == 999) {
+            ds_error err;
+            CHECK_EQ_INT(ds_engine_flush(e, &err), DS_OK);
+        }
+    }
+    ds_engine_stats s;
+    ds_engine_get_stats(e, &s);
+    CHECK(s.hot_entries <= 64 + s.nshards);
+    CHECK(s.hot_evictions > 0);
+    CHECK_EQ_INT(ds_engine_len(e, ns), 2000);
+    for (int i = 0; i < 2000; i++) {
+        snprintf(k, sizeof(k), "key%05d", i);
+        snprintf(v, sizeof(v), "value%d", i);
+        CHECK_EQ_INT(has(e, ns, k, v), 1);
+    }
+    ds_engine_get_stats(e, &s);
+    CHECK(s.warm_hits + s.cold_reads > 0);
+    /* overwrite after eviction: no stale value from warm or SQLite */
+    CHECK_EQ_INT(put(e, ns, "key00001", "new"), DS_OK);
+    CHECK_EQ_INT(has(e, ns, "key00001", "new"), 1);
+    CHECK_EQ_INT(del(e, ns, "key00002"), DS_OK);
+    CHECK_EQ_INT(has(e, ns, "key00002", "value2"), 0);
+    CHECK_EQ_INT(ds_engine_len(e, ns), 1999);
+    close_engine(e);
+}
+
+static void test_memory_mode_never_evicts(void)
+{
+    ds_engine *e = open_engine("unused.db", DS_PERSIST_MEMORY, 8, 100, 0);
+    uint32_t ns = ns_of(e, "main");
+    char k[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        CHECK_EQ_INT(put(e, ns, k, "v"), DS_OK);
+    }
+    CHECK_EQ_INT(ds_engine_len(e, ns), 1000);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        CHECK_EQ_INT(has(e, ns, k, "v"), 1);
+    }
+    struct stat sb;
+    CHECK(stat(path_of("unused.db"), &sb) != 0);
+    close_engine(e);
+}
+
+static void test_namespaces_are_isolated_and_clear_touches_one(void)
+{
+    ds_engine *e = open_engine("ns.db", DS_PERSIST_LAZY, 1000, 100, 0);
+    uint32_t a = ns_of(e, "a"), main = ns_of(e, "main");
+    CHECK(a != main);
+    CHECK_EQ_INT(ns_of(e, "a"), a);
+    CHECK_EQ_INT(put(e, main, "a:b", "main"), DS_OK);
+    CHECK_EQ_INT(put(e, a, "b", "in-a"), DS_OK);
+    CHECK_EQ_INT(has(e, main, "a:b", "main"), 1);
+    CHECK_EQ_INT(has(e, a, "b", "in-a"), 1);
+    CHECK_EQ_INT(has(e, main, "b", "in-a"), 0);
+    ds_error err;
+    CHECK_EQ_INT(ds_engine_clear(e, a, &err), DS_OK);
+    CHECK_EQ_INT(ds_engine_len(e, a), 0);
+    CHECK_EQ_INT(ds_engine_len(e, main), 1);
+    CHECK_EQ_INT(has(e, main, "a:b", "main"), 1);
+    close_engine(e);
+}
+
+static int count_rows(const char *key, size_t klen, uint8_t codec, const void *value,
+                      size_t vlen, void *ctx)
+{
+    (void)key, (void)klen, (void)codec, (void)value, (void)vlen;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_snapshot_and_scan_are_in_key_order(void)
+{
+    ds_engine *e = open_engine("scan.db", DS_PERSIST_LAZY, 1000, 100, 0);
+    uint32_t ns = ns_of(e, "main");
+    const char *keys[] = {"b", "a", "ab", "", "c"};
+    for (size_t i = 0; i < 5; i++)
+        CHECK_EQ_INT(put(e, ns, keys[i], "v"), DS_OK);
+    ds_entry **arr;
+    size_t n;
+    CHECK_EQ_INT(ds_engine_snapshot(e, ns, &arr, &n), DS_OK);
+    CHECK_EQ_INT(n, 5);
+    const char *sorted[] = {"", "a", "ab", "b", "c"};
+    for (size_t i = 0; i < n; i++) {
+        CHECK(strcmp(ds_entry_key(arr[i]), sorted[i]) == 0);
+        ds_entry_decref(arr[i], ds_engine_retire(e));
+    }
+    free(arr);
+    int rows = 0;
+    size_t got;
+    ds_error err;
+    CHECK_EQ_INT(ds_engine_scan(e, ns, "a", 1, 10, 1, count_rows, &rows, &got, &err), DS_OK);
+    CHECK_EQ_INT(rows, 3); /* ab, b, c */
+    close_engine(e);
+}
+
+static void test_flusher_thread_commits_within_the_interval(void)
+{
+    ds_engine *e = open_engine("flusher.db", DS_PERSIST_LAZY, 1000, 100, 1);
+    uint32_t ns = ns_of(e, "main");
+    CHECK_EQ_INT(put(e, ns, "a", "1"), DS_OK);
+    int64_t rows = 0;
+    for (int i = 0; i < 500 && rows != 1; i++) {
+        usleep(10000);
+        rows = rows_in_file("flusher.db");
+    }
+    CHECK_EQ_INT(rows, 1);
+    close_engine(e);
+}
+
+static void test_failed_flush_keeps_the_buffer_and_reports(void)
+{
+    ds_engine *e = open_engine("busy.db", DS_PERSIST_LAZY, 1000, 100, 0);
+    uint32_t ns = ns_of(e, "main");
+    CHECK_EQ_INT(put(e, ns, "a", "1"), DS_OK);
+    /* another connection holds the write lock past our busy timeout */
+    sqlite3 *other;
+    CHECK_EQ_INT(sqlite3_open(path_of("busy.db"), &other), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    ds_error err;
+    ds_error_clear(&err);
+    CHECK(ds_engine_flush(e, &err) != DS_OK);
+    CHECK(err.msg[0] != '\0');
+    CHECK_EQ_INT(has(e, ns, "a", "1"), 1);
+    ds_engine_stats s;
+    ds_engine_get_stats(e, &s);
+    CHECK_EQ_INT(s.dirty_entries, 1);
+    CHECK_EQ_INT(s.flush_failures, 1);
+    /* a write made while the flush failed is kept too, and wins */
+    CHECK_EQ_INT(put(e, ns, "a", "2"), DS_OK);
+    CHECK_EQ_INT(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    CHECK_EQ_INT(ds_engine_flush(e, &err), DS_OK);
+    CHECK_EQ_INT(rows_in_file("busy.db"), 1);
+    close_engine(e);
+    e = open_engine("busy.db", DS_PERSIST_LAZY, 1000, 100, 0);
+    ns = ns_of(e, "main");
+    CHECK_EQ_INT(has(e, ns, "a", "2"), 1);
+    close_engine(e);
+}
+
+static void test_unwritable_path_reports_the_path(void)
+{
+    ds_engine_config cfg = {0};
+    cfg.path = "/nonexistent-dir/x/y.db";
+    cfg.persist = DS_PERSIST_LAZY;
+    cfg.hot_capacity = 10;
+    ds_engine *e = NULL;
+    ds_error err;
+    ds_error_clear(&err);
+    CHECK(ds_engine_open(&cfg, &e, &err) != DS_OK);
+    CHECK(e == NULL);
+    CHECK(strstr(err.msg, "/nonexistent-dir/x/y.db") != NULL);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/ds_engine_test_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 2;
+    RUN_TEST(test_lazy_put_get_delete_flush_reopen);
+    RUN_TEST(test_writethrough_buffer_one_commits_each_write);
+    RUN_TEST(test_allow_io_zero_never_blocks_on_sqlite);
+    RUN_TEST(test_eviction_moves_clean_entries_to_warm_and_loses_nothing);
+    RUN_TEST(test_memory_mode_never_evicts);
+    RUN_TEST(test_namespaces_are_isolated_and_clear_touches_one);
+    RUN_TEST(test_snapshot_and_scan_are_in_key_order);
+    RUN_TEST(test_flusher_thread_commits_within_the_interval);
+    RUN_TEST(test_failed_flush_keeps_the_buffer_and_reports);
+    RUN_TEST(test_unwritable_path_reports_the_path);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return CHECK_DONE();
+}
