@@ -10,6 +10,7 @@
 
 #include "dictsqlite/engine.h"
 #include "dictsqlite/hotmap.h"
+#include "dictsqlite/keyset.h"
 #include "dictsqlite/store.h"
 #include "dictsqlite/warm.h"
 #include "dictsqlite/wbuf.h"
@@ -34,6 +35,10 @@ typedef struct ds_ns {
      * True for a namespace that was empty when first used; cleared for good
      * by the first eviction. */
     atomic_int complete;
+    /* Hashes (ds_hash_bytes) of every key, built from SQLite the first time a
+     * write needs it after the namespace stopped being complete; guarded by
+     * write_lock. Without it, each new key would cost a SQLite lookup. */
+    ds_keyset *keys;
 } ds_ns;
 
 struct ds_engine {
@@ -92,6 +97,7 @@ static size_t default_shards(void)
 }
 
 static void *flusher_main(void *arg);
+static void ensure_keyset(ds_engine *e, uint32_t ns);
 
 static ds_status start_flusher(ds_engine *e)
 {
@@ -131,6 +137,7 @@ static void free_tiers(ds_engine *e)
             continue;
         for (size_t i = 0; i < NS_CHUNK; i++) {
             if (chunk[i]) {
+                ds_keyset_free(chunk[i]->keys);
                 free(chunk[i]->name);
                 free(chunk[i]);
             }
@@ -424,7 +431,8 @@ static ds_status exists_locked(ds_engine *e, uint32_t ns, const char *key,
         return DS_OK;
     }
     ds_ns *n = ns_at(e, ns);
-    if (atomic_load(&n->complete)) {
+    if (atomic_load(&n->complete) ||
+        (n->keys && !ds_keyset_maybe(n->keys, ds_hash_bytes(key, klen)))) {
         *exists = 0;
         return DS_OK;
     }
@@ -556,8 +564,16 @@ static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
         ds_warm_remove(e->warm, ns, it->key, it->klen, it->hash);
     }
     hot_insert(e, x, NULL);
-    if (!exists)
-        atomic_fetch_add_explicit(&ns_at(e, ns)->count, 1, memory_order_relaxed);
+    if (!exists) {
+        ds_ns *n = ns_at(e, ns);
+        atomic_fetch_add_explicit(&n->count, 1, memory_order_relaxed);
+        if (n->keys && ds_keyset_add(n->keys, ds_hash_bytes(it->key, it->klen)) < 0) {
+            /* Without the hash the set could answer "absent" wrongly; drop it
+             * and fall back to asking SQLite. */
+            ds_keyset_free(n->keys);
+            n->keys = NULL;
+        }
+    }
     atomic_fetch_add(&e->write_seq, 1);
     if (existed)
         *existed = exists;
@@ -570,6 +586,8 @@ ds_status ds_engine_put(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                         ds_error *err)
 {
     ds_put_item it = {key, klen, hash, codec, value, vlen};
+    if (allow_io)
+        ensure_keyset(e, ns);
     if (!lock_writes(e, allow_io))
         return DS_NEED_IO;
     ds_status st = put_locked(e, ns, &it, allow_io, existed, err);
@@ -584,6 +602,8 @@ ds_status ds_engine_put_many(ds_engine *e, uint32_t ns, const ds_put_item *items
                              ds_error *err)
 {
     *done = 0;
+    if (allow_io)
+        ensure_keyset(e, ns);
     if (!lock_writes(e, allow_io))
         return DS_NEED_IO;
     ds_status st = DS_OK;
@@ -604,6 +624,8 @@ ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t kl
                            uint64_t hash, int allow_io, int *flush_due,
                            ds_error *err)
 {
+    if (allow_io)
+        ensure_keyset(e, ns);
     if (!lock_writes(e, allow_io))
         return DS_NEED_IO;
     int exists = 0;
@@ -624,7 +646,10 @@ ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t kl
         ds_entry *old = ds_hotmap_remove(e->hot, ns, key, klen, hash);
         if (old)
             ds_entry_decref(old, &e->retire);
-        atomic_fetch_sub_explicit(&ns_at(e, ns)->count, 1, memory_order_relaxed);
+        ds_ns *n = ns_at(e, ns);
+        atomic_fetch_sub_explicit(&n->count, 1, memory_order_relaxed);
+        if (n->keys)
+            ds_keyset_remove(n->keys, ds_hash_bytes(key, klen));
         atomic_fetch_add(&e->write_seq, 1);
     }
     pthread_mutex_unlock(&e->write_lock);
@@ -650,6 +675,8 @@ ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err)
         ds_hotmap_clear(e->hot, ns);
         atomic_store(&n->count, 0);
         atomic_store(&n->complete, 1);
+        ds_keyset_free(n->keys);
+        n->keys = NULL;
         atomic_fetch_add(&e->write_seq, 1);
     }
     pthread_mutex_unlock(&e->write_lock);
@@ -657,27 +684,21 @@ ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err)
     return st;
 }
 
-ds_status ds_engine_flush(ds_engine *e, ds_error *err)
+/* Commit the write buffer; flush_lock held. */
+static ds_status flush_locked(ds_engine *e, ds_error *err)
 {
-    if (!e->store)
-        return DS_OK;
-    pthread_mutex_lock(&e->flush_lock);
     ds_entry *const *items;
     size_t n = 0;
     ds_status st = ds_wbuf_begin_flush(e->wbuf, &items, &n);
-    if (st != DS_OK) {
-        pthread_mutex_unlock(&e->flush_lock);
+    if (st != DS_OK)
         return ds_error_set(err, st, "internal error: a flush is already in flight");
-    }
     if (n == 0) {
         ds_wbuf_end_flush(e->wbuf, 1);
-        pthread_mutex_unlock(&e->flush_lock);
         return DS_OK;
     }
     ds_store_item one, *rows = n == 1 ? &one : malloc(n * sizeof(*rows));
     if (!rows) {
         ds_wbuf_end_flush(e->wbuf, 0);
-        pthread_mutex_unlock(&e->flush_lock);
         return ds_error_set(err, DS_NOMEM, "out of memory flushing %zu writes", n);
     }
     for (size_t i = 0; i < n; i++) {
@@ -702,8 +723,50 @@ ds_status ds_engine_flush(ds_engine *e, ds_error *err)
     } else {
         atomic_fetch_add(&e->flush_failures, 1);
     }
+    return st;
+}
+
+ds_status ds_engine_flush(ds_engine *e, ds_error *err)
+{
+    if (!e->store)
+        return DS_OK;
+    pthread_mutex_lock(&e->flush_lock);
+    ds_status st = flush_locked(e, err);
     pthread_mutex_unlock(&e->flush_lock);
     return st;
+}
+
+static int keyset_add_row(const char *key, size_t klen, uint8_t codec,
+                          const void *value, size_t vlen, void *ctx)
+{
+    (void)codec, (void)value, (void)vlen;
+    return ds_keyset_add(ctx, ds_hash_bytes(key, klen)) < 0;
+}
+
+/* Build the namespace's key set if a write will need it. Flushing first
+ * makes SQLite hold every key, and holding both locks keeps it that way
+ * while the keys are read. Failures are not errors: writes then ask SQLite
+ * key by key instead. */
+static void ensure_keyset(ds_engine *e, uint32_t ns)
+{
+    ds_ns *n = ns_at(e, ns);
+    if (!e->store || atomic_load(&n->complete) || n->keys)
+        return;
+    pthread_mutex_lock(&e->flush_lock);
+    pthread_mutex_lock(&e->write_lock);
+    ds_error err;
+    if (!n->keys && !atomic_load(&n->complete) && flush_locked(e, &err) == DS_OK) {
+        ds_keyset *ks = ds_keyset_new((size_t)atomic_load(&n->count));
+        size_t rows = 0;
+        if (ks && ds_store_scan(e->store, n->name, n->len, NULL, 0, SIZE_MAX, 0,
+                                keyset_add_row, ks, &rows, &err) == DS_OK &&
+            ds_keyset_size(ks) == rows)
+            n->keys = ks;
+        else
+            ds_keyset_free(ks);
+    }
+    pthread_mutex_unlock(&e->write_lock);
+    pthread_mutex_unlock(&e->flush_lock);
 }
 
 /* ---- iteration --------------------------------------------------------- */

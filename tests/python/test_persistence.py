@@ -183,3 +183,23 @@ def test_child_process_after_fork_must_reopen(db_path):
         assert db["a"] == 1
         db.close()
     """, db_path)
+
+
+@pytest.mark.parametrize("mode", ["lazy", "writethrough"])
+def test_len_stays_exact_when_writing_to_a_reopened_database(db_path, mode):
+    with DictSQLiteV4(db_path, persist_mode=mode) as db:
+        db.update({f"k{i}": i for i in range(1000)})
+    with DictSQLiteV4(db_path, persist_mode=mode, hot_capacity=100) as db:
+        db.update({f"k{i}": -i for i in range(500, 1500)})  # 500 old, 500 new
+        assert len(db) == 1500
+        for i in range(0, 1500, 3):
+            del db[f"k{i}"]
+        assert len(db) == 1000
+        db["k0"] = "back"
+        db["k1"] = "overwritten"
+        assert len(db) == 1001
+        assert len(db.keys()) == 1001
+    with DictSQLiteV4(db_path, persist_mode=mode) as db:
+        assert len(db) == 1001
+        assert db["k1"] == "overwritten" and db["k0"] == "back"
+        assert db["k1499"] == -1499 and "k1497" not in db
