@@ -1,0 +1,904 @@
+/* The SQLite cold tier (see store.h).
+ *
+ * One connection opened with SQLITE_OPEN_NOMUTEX and serialized by our own
+ * mutex: SQLite's per-connection mutex would only duplicate ours, and ours
+ * also keeps a statement's step/reset sequence atomic across threads.
+ *
+ * Every statement is prepared once at open (SQLITE_PREPARE_PERSISTENT) and
+ * reset after each use, so no call leaves a read or write transaction open
+ * and the per-row cost of a batch is bind + step + reset only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "dictsqlite/entry.h"
+#include "dictsqlite/store.h"
+
+#define DS_STR_(x) #x
+#define DS_STR(x) DS_STR_(x)
+
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_GET,
+    ST_EXISTS,
+    ST_UPSERT,
+    ST_DELETE,
+    ST_COUNT,
+    ST_CLEAR_NS,
+    ST_SCAN_KEYS,
+    ST_SCAN_KEYS_AFTER,
+    ST_SCAN_ROWS,
+    ST_SCAN_ROWS_AFTER,
+    ST_NS_FIRST,
+    ST_NS_NEXT,
+    ST_META_GET,
+    ST_META_SET,
+    ST_DATA_VERSION,
+    ST_FILE_SIZE,
+    ST_INTEGRITY,
+    ST__N
+};
+
+static const char *const stmt_sql[ST__N] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_GET] = "SELECT codec, value FROM kv WHERE tbl=?1 AND key=?2",
+    [ST_EXISTS] = "SELECT 1 FROM kv WHERE tbl=?1 AND key=?2",
+    [ST_UPSERT] = "INSERT INTO kv(tbl,key,codec,value) VALUES(?1,?2,?3,?4) "
+                  "ON CONFLICT(tbl,key) DO UPDATE SET codec=excluded.codec, "
+                  "value=excluded.value",
+    [ST_DELETE] = "DELETE FROM kv WHERE tbl=?1 AND key=?2",
+    [ST_COUNT] = "SELECT count(*) FROM kv WHERE tbl=?1",
+    [ST_CLEAR_NS] = "DELETE FROM kv WHERE tbl=?1",
+    [ST_SCAN_KEYS] = "SELECT key FROM kv WHERE tbl=?1 ORDER BY key LIMIT ?2",
+    [ST_SCAN_KEYS_AFTER] =
+        "SELECT key FROM kv WHERE tbl=?1 AND key>?2 ORDER BY key LIMIT ?3",
+    [ST_SCAN_ROWS] =
+        "SELECT key, codec, value FROM kv WHERE tbl=?1 ORDER BY key LIMIT ?2",
+    [ST_SCAN_ROWS_AFTER] = "SELECT key, codec, value FROM kv WHERE tbl=?1 AND "
+                           "key>?2 ORDER BY key LIMIT ?3",
+    /* Skip-scan over the primary key: one index seek per namespace instead of
+     * reading every row as SELECT DISTINCT would. */
+    [ST_NS_FIRST] = "SELECT tbl FROM kv ORDER BY tbl LIMIT 1",
+    [ST_NS_NEXT] = "SELECT tbl FROM kv WHERE tbl>?1 ORDER BY tbl LIMIT 1",
+    [ST_META_GET] = "SELECT value FROM dictsqlite_meta WHERE name=?1",
+    [ST_META_SET] = "INSERT INTO dictsqlite_meta(name,value) VALUES(?1,?2) "
+                    "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_FILE_SIZE] = "SELECT p.page_count * s.page_size "
+                     "FROM pragma_page_count() AS p, pragma_page_size() AS s",
+    [ST_INTEGRITY] = "PRAGMA integrity_check",
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS dictsqlite_meta(name TEXT PRIMARY KEY, "
+    "value BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS kv(tbl TEXT NOT NULL, key TEXT NOT NULL, "
+    "codec INTEGER NOT NULL, value BLOB NOT NULL, "
+    "PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO dictsqlite_meta(name,value) "
+    "VALUES('format_version','" DS_STR(DS_FORMAT_VERSION) "');";
+
+struct ds_store {
+    pthread_mutex_t lock;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__N];
+    int memory;
+    char *path;
+};
+
+/* Binding NULL would store SQL NULL (violating NOT NULL), so empty strings
+ * and values get a non-NULL pointer. */
+static const char empty[1] = "";
+
+static ds_status status_of(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM: return DS_NOMEM;
+    case SQLITE_CORRUPT: return DS_CORRUPT;
+    case SQLITE_TOOBIG: return DS_INVALID;
+    default: return DS_IO;
+    }
+}
+
+/* SQLite retries a read-write open that failed as read-only, so for a new
+ * file in a directory we may not write to it reports the retry's ENOENT.
+ * Ask the file system which of the two it really is. */
+static int diagnose_cantopen(const char *path, int sys)
+{
+    struct stat sb;
+    if (sys != ENOENT || stat(path, &sb) == 0)
+        return sys;
+    char *copy = strdup(path);
+    if (!copy)
+        return sys;
+    if (faccessat(AT_FDCWD, dirname(copy), W_OK | X_OK, AT_EACCESS) != 0)
+        sys = errno;
+    free(copy);
+    return sys;
+}
+
+/* Record a SQLite failure as "<what> <path>: <SQLite's message>". Call it
+ * before any rollback/reset, which would replace the connection's message. */
+static ds_status sql_fail(ds_store *s, int rc, ds_error *err, const char *what)
+{
+    ds_status st = status_of(rc);
+    if (!err)
+        return st;
+    const char *msg;
+    if (s->db && sqlite3_extended_errcode(s->db) == rc)
+        msg = sqlite3_errmsg(s->db);
+    else
+        msg = sqlite3_errstr(rc);
+    int prim = rc & 0xff;
+    int sys = 0;
+    /* sqlite3_system_errno keeps the last OS error forever; only trust it
+     * for result codes that come from a failed system call. */
+    if (s->db && (prim == SQLITE_CANTOPEN || prim == SQLITE_IOERR ||
+                  prim == SQLITE_FULL))
+        sys = sqlite3_system_errno(s->db);
+    if (prim == SQLITE_CANTOPEN)
+        sys = diagnose_cantopen(s->path, sys);
+    if (sys)
+        ds_error_set(err, st, "%s %s: %s (errno %d: %s)", what, s->path, msg,
+                     sys, strerror(sys));
+    else
+        ds_error_set(err, st, "%s %s: %s", what, s->path, msg);
+    err->sqlite_code = rc;
+    err->sys_errno = sys;
+    return st;
+}
+
+/* A failure that did not come from SQLite. */
+static ds_status fail_plain(ds_error *err, ds_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static ds_status fail_plain(ds_error *err, ds_status st, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+        err->status = st;
+        err->sqlite_code = 0;
+        err->sys_errno = 0;
+    }
+    return st;
+}
+
+static inline int bind_text(sqlite3_stmt *st, int i, const char *p, size_t n)
+{
+    /* SQLITE_STATIC: every caller's buffer outlives the step, and copying
+     * would be the only per-row allocation of a batch. */
+    return sqlite3_bind_text64(st, i, n ? p : empty, (sqlite3_uint64)n,
+                               SQLITE_STATIC, SQLITE_UTF8);
+}
+
+static inline int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+    return sqlite3_bind_blob64(st, i, n ? p : empty, (sqlite3_uint64)n,
+                               SQLITE_STATIC);
+}
+
+static inline int bind_value(sqlite3_stmt *st, int i, uint8_t codec,
+                             const void *p, size_t n)
+{
+    /* TEXT lets SQLite's json functions read the stored JSON; ciphertext is
+     * not JSON even when the codec underneath is. */
+    if ((codec & DS_CODEC_MASK) == DS_CODEC_JSON &&
+        !(codec & DS_CODEC_FLAG_ENCRYPTED))
+        return bind_text(st, i, p, n);
+    return bind_blob(st, i, p, n);
+}
+
+/* Drop the statement's pointers into caller memory along with the reset. */
+static inline void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static inline int bad_bytes(const void *p, size_t n)
+{
+    return p == NULL && n != 0;
+}
+
+/* ---- open / close ---------------------------------------------------- */
+
+static void store_free(ds_store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < ST__N; i++)
+        sqlite3_finalize(s->st[i]);
+    if (s->db && sqlite3_close(s->db) != SQLITE_OK) {
+        /* Only reachable if a statement escaped the list above; let SQLite
+         * free the connection once that statement is gone. */
+        sqlite3_close_v2(s->db);
+    }
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+static ds_status exec(ds_store *s, const char *sql, ds_error *err,
+                      const char *what)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sql_fail(s, rc, err, what);
+    return DS_OK;
+}
+
+typedef struct schema_state {
+    int has_kv, has_kv_store, has_meta;
+    int has_version;
+    int64_t version; /* valid when has_version; -1 if unparseable */
+} schema_state;
+
+static int64_t parse_version(sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_INTEGER)
+        return sqlite3_column_int64(st, col);
+    const unsigned char *p = sqlite3_column_text(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    if (!p || n <= 0 || n > 18)
+        return -1;
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+static ds_status inspect_schema(ds_store *s, schema_state *ss, ds_error *err)
+{
+    memset(ss, 0, sizeof(*ss));
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        /* Table names are case-insensitive in SQLite: "KV" blocks "kv". */
+        "SELECT lower(name) FROM sqlite_master WHERE type='table' AND "
+        "lower(name) IN ('kv','kv_store','dictsqlite_meta')",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sql_fail(s, rc, err, "cannot open");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (!name)
+            continue;
+        if (strcmp(name, "kv") == 0)
+            ss->has_kv = 1;
+        else if (strcmp(name, "kv_store") == 0)
+            ss->has_kv_store = 1;
+        else if (strcmp(name, "dictsqlite_meta") == 0)
+            ss->has_meta = 1;
+    }
+    if (rc != SQLITE_DONE) {
+        ds_status r = sql_fail(s, rc, err, "cannot open");
+        sqlite3_finalize(st);
+        return r;
+    }
+    sqlite3_finalize(st);
+    if (!ss->has_meta)
+        return DS_OK;
+    rc = sqlite3_prepare_v2(
+        s->db, "SELECT value FROM dictsqlite_meta WHERE name='format_version'",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sql_fail(s, rc, err, "cannot open");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        ss->has_version = 1;
+        ss->version = parse_version(st, 0);
+        rc = SQLITE_DONE;
+    }
+    ds_status r = DS_OK;
+    if (rc != SQLITE_DONE)
+        r = sql_fail(s, rc, err, "cannot open");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Refuse files we must not touch; *need_write says whether the schema or
+ * the version stamp is missing. */
+static ds_status judge_schema(ds_store *s, const schema_state *ss,
+                              int *need_write, ds_error *err)
+{
+    if (ss->has_kv_store && !ss->has_kv)
+        return fail_plain(err, DS_CORRUPT,
+                          "%s was written by the Rust dictsqlite package "
+                          "(table kv_store); it is not readable as a "
+                          "dictsqlite C database yet",
+                          s->path);
+    if (ss->has_kv && !ss->has_meta)
+        return fail_plain(err, DS_CORRUPT,
+                          "%s has a table kv but no dictsqlite_meta; it was "
+                          "not written by dictsqlite",
+                          s->path);
+    if (ss->has_version && ss->version < 1)
+        return fail_plain(err, DS_CORRUPT,
+                          "%s has an invalid format_version in dictsqlite_meta",
+                          s->path);
+    if (ss->has_version && ss->version > DS_FORMAT_VERSION)
+        return fail_plain(err, DS_CORRUPT,
+                          "%s has format version %" PRId64
+                          ", newer than this dictsqlite supports (%d); "
+                          "upgrade dictsqlite to open it",
+                          s->path, ss->version, DS_FORMAT_VERSION);
+    *need_write = !ss->has_kv || !ss->has_meta || !ss->has_version;
+    return DS_OK;
+}
+
+static ds_status ensure_schema(ds_store *s, ds_error *err)
+{
+    schema_state ss;
+    int need_write = 0;
+    /* Look before writing: an existing database then opens without taking
+     * the write lock (and a read-only file still opens). */
+    ds_status st = inspect_schema(s, &ss, err);
+    if (st == DS_OK)
+        st = judge_schema(s, &ss, &need_write, err);
+    if (st != DS_OK || !need_write)
+        return st;
+    st = exec(s, "BEGIN IMMEDIATE", err, "cannot initialize");
+    if (st != DS_OK)
+        return st;
+    /* Another process may have created the schema while we waited. */
+    st = inspect_schema(s, &ss, err);
+    if (st == DS_OK)
+        st = judge_schema(s, &ss, &need_write, err);
+    if (st == DS_OK && need_write)
+        st = exec(s, schema_sql, err, "cannot initialize");
+    if (st == DS_OK)
+        st = exec(s, "COMMIT", err, "cannot initialize");
+    if (st != DS_OK && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+ds_status ds_store_open(const char *path, const ds_store_options *opt,
+                        ds_store **out, ds_error *err)
+{
+    if (!out)
+        return fail_plain(err, DS_INVALID, "ds_store_open: out is NULL");
+    *out = NULL;
+    if (!path)
+        return fail_plain(err, DS_INVALID, "ds_store_open: path is NULL");
+    ds_store_options o = {0};
+    if (opt)
+        o = *opt;
+    if (o.busy_timeout_ms < 0 || o.cache_size_kib < 0 || o.mmap_size < -1)
+        return fail_plain(err, DS_INVALID,
+                          "ds_store_open: negative busy_timeout_ms, "
+                          "cache_size_kib or mmap_size");
+    int busy_ms = o.busy_timeout_ms ? o.busy_timeout_ms : 5000;
+    int64_t cache_kib = o.cache_size_kib ? o.cache_size_kib : 64 * 1024;
+    int64_t mmap = o.mmap_size == 0 ? (int64_t)256 << 20
+                   : o.mmap_size < 0 ? 0
+                                     : o.mmap_size;
+
+    ds_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return fail_plain(err, DS_NOMEM, "out of memory opening %s", path);
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return fail_plain(err, DS_NOMEM, "out of memory opening %s", path);
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->memory = strcmp(path, ":memory:") == 0;
+
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+#ifdef SQLITE_OPEN_EXRESCODE
+    flags |= SQLITE_OPEN_EXRESCODE;
+#endif
+    ds_status st;
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        st = s->db ? sql_fail(s, rc, err, "cannot open")
+                   : fail_plain(err, DS_NOMEM, "out of memory opening %s", path);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, busy_ms);
+
+    char pragmas[256];
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA synchronous=%s; PRAGMA cache_size=-%" PRId64 "; "
+             "PRAGMA mmap_size=%" PRId64 "; PRAGMA temp_store=MEMORY;",
+             o.sync_full ? "FULL" : "NORMAL", cache_kib, mmap);
+    /* journal_mode is the first statement to read the file, so "not a
+     * database" surfaces here. */
+    if (!s->memory &&
+        (st = exec(s, "PRAGMA journal_mode=WAL", err, "cannot open")) != DS_OK)
+        goto fail;
+    if ((st = exec(s, pragmas, err, "cannot open")) != DS_OK)
+        goto fail;
+    if ((st = ensure_schema(s, err)) != DS_OK)
+        goto fail;
+    for (int i = 0; i < ST__N; i++) {
+        rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+                                SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+        if (rc != SQLITE_OK) {
+            st = sql_fail(s, rc, err, "cannot prepare statements for");
+            goto fail;
+        }
+    }
+    *out = s;
+    return DS_OK;
+
+fail:
+    store_free(s);
+    return st;
+}
+
+void ds_store_close(ds_store *s)
+{
+    if (!s)
+        return;
+    /* Wait for a call still running on another thread. */
+    pthread_mutex_lock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
+    store_free(s);
+}
+
+const char *ds_store_path(const ds_store *s)
+{
+    return s ? s->path : NULL;
+}
+
+/* ---- point access ----------------------------------------------------- */
+
+ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *key,
+                       size_t klen, uint8_t *codec, void **value, size_t *vlen,
+                       ds_error *err)
+{
+    if (!s || !value || !vlen || bad_bytes(tbl, tlen) || bad_bytes(key, klen))
+        return fail_plain(err, DS_INVALID, "ds_store_get: bad argument");
+    *value = NULL;
+    *vlen = 0;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = s->st[ST_GET];
+    ds_status r;
+    int rc;
+    if ((rc = bind_text(st, 1, tbl, tlen)) != SQLITE_OK ||
+        (rc = bind_text(st, 2, key, klen)) != SQLITE_OK) {
+        r = sql_fail(s, rc, err, "cannot read");
+        goto out;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        r = DS_NOTFOUND;
+    } else if (rc == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(st, 1);
+        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+        if (!p && n) {
+            r = fail_plain(err, DS_NOMEM, "out of memory reading %s", s->path);
+            goto out;
+        }
+        void *buf = malloc(n ? n : 1);
+        if (!buf) {
+            r = fail_plain(err, DS_NOMEM, "out of memory reading %s", s->path);
+            goto out;
+        }
+        if (n)
+            memcpy(buf, p, n);
+        if (codec)
+            *codec = (uint8_t)sqlite3_column_int(st, 0);
+        *value = buf;
+        *vlen = n;
+        r = DS_OK;
+    } else {
+        r = sql_fail(s, rc, err, "cannot read");
+    }
+out:
+    done(st);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+ds_status ds_store_exists(ds_store *s, const char *tbl, size_t tlen,
+                          const char *key, size_t klen, ds_error *err)
+{
+    if (!s || bad_bytes(tbl, tlen) || bad_bytes(key, klen))
+        return fail_plain(err, DS_INVALID, "ds_store_exists: bad argument");
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = s->st[ST_EXISTS];
+    ds_status r;
+    int rc;
+    if ((rc = bind_text(st, 1, tbl, tlen)) != SQLITE_OK ||
+        (rc = bind_text(st, 2, key, klen)) != SQLITE_OK) {
+        r = sql_fail(s, rc, err, "cannot read");
+    } else {
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW    ? DS_OK
+            : rc == SQLITE_DONE ? DS_NOTFOUND
+                                : sql_fail(s, rc, err, "cannot read");
+    }
+    done(st);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+/* ---- writes ----------------------------------------------------------- */
+
+/* Runs a statement that returns no rows; resets it whatever happens. */
+static inline int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+ds_status ds_store_write_batch(ds_store *s, const ds_store_item *items, size_t n,
+                               ds_error *err)
+{
+    if (!s || (n && !items))
+        return fail_plain(err, DS_INVALID, "ds_store_write_batch: bad argument");
+    if (n == 0)
+        return DS_OK;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *up = s->st[ST_UPSERT], *del = s->st[ST_DELETE];
+    ds_status r = DS_OK;
+    int rc = step_done(s->st[ST_BEGIN]);
+    if (rc != SQLITE_OK) {
+        r = sql_fail(s, rc, err, "cannot write to");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ds_store_item *it = &items[i];
+        if (DS_UNLIKELY(bad_bytes(it->tbl, it->tlen) || bad_bytes(it->key, it->klen) ||
+                        (!it->is_delete && bad_bytes(it->value, it->vlen)))) {
+            r = fail_plain(err, DS_INVALID,
+                           "ds_store_write_batch: item %zu has NULL data", i);
+            goto rollback;
+        }
+        sqlite3_stmt *st = it->is_delete ? del : up;
+        /* Every parameter is rebound for each row, so stale bindings are
+         * never read and clear_bindings can wait until the end. */
+        if ((rc = bind_text(st, 1, it->tbl, it->tlen)) != SQLITE_OK ||
+            (rc = bind_text(st, 2, it->key, it->klen)) != SQLITE_OK ||
+            (!it->is_delete &&
+             ((rc = sqlite3_bind_int(st, 3, it->codec)) != SQLITE_OK ||
+              (rc = bind_value(st, 4, it->codec, it->value, it->vlen)) !=
+                  SQLITE_OK))) {
+            r = sql_fail(s, rc, err, "cannot write to");
+            goto rollback;
+        }
+        rc = sqlite3_step(st);
+        if (DS_UNLIKELY(rc != SQLITE_DONE)) {
+            r = sql_fail(s, rc, err, "cannot write to");
+            sqlite3_reset(st);
+            goto rollback;
+        }
+        sqlite3_reset(st);
+    }
+    rc = step_done(s->st[ST_COMMIT]);
+    if (rc != SQLITE_OK) {
+        r = sql_fail(s, rc, err, "cannot commit to");
+        goto rollback;
+    }
+    goto out;
+
+rollback:
+    /* Some errors (I/O, disk full, ...) already rolled the transaction back
+     * inside SQLite; a second ROLLBACK would only fail. */
+    if (!sqlite3_get_autocommit(s->db))
+        step_done(s->st[ST_ROLLBACK]);
+out:
+    sqlite3_clear_bindings(up);
+    sqlite3_clear_bindings(del);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+ds_status ds_store_count(ds_store *s, const char *tbl, size_t tlen, int64_t *out,
+                         ds_error *err)
+{
+    if (!s || !out || bad_bytes(tbl, tlen))
+        return fail_plain(err, DS_INVALID, "ds_store_count: bad argument");
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = s->st[ST_COUNT];
+    ds_status r = DS_OK;
+    int rc = bind_text(st, 1, tbl, tlen);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        r = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err, "cannot read");
+    done(st);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+ds_status ds_store_clear_ns(ds_store *s, const char *tbl, size_t tlen,
+                            ds_error *err)
+{
+    if (!s || bad_bytes(tbl, tlen))
+        return fail_plain(err, DS_INVALID, "ds_store_clear_ns: bad argument");
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = s->st[ST_CLEAR_NS];
+    ds_status r = DS_OK;
+    /* A single DELETE in autocommit mode is its own transaction. */
+    int rc = bind_text(st, 1, tbl, tlen);
+    if (rc == SQLITE_OK)
+        rc = step_done(st);
+    if (rc != SQLITE_OK)
+        r = sql_fail(s, rc, err, "cannot write to");
+    done(st);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+/* ---- walks ------------------------------------------------------------ */
+
+ds_status ds_store_list_ns(ds_store *s,
+                           int (*fn)(const char *tbl, size_t tlen, void *ctx),
+                           void *ctx, ds_error *err)
+{
+    if (!s || !fn)
+        return fail_plain(err, DS_INVALID, "ds_store_list_ns: bad argument");
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    int have = 0;
+    ds_status r = DS_OK;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        sqlite3_stmt *st = s->st[have ? ST_NS_NEXT : ST_NS_FIRST];
+        int rc = have ? bind_text(st, 1, buf, len) : SQLITE_OK;
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+            done(st);
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+        if (rc != SQLITE_ROW) {
+            r = sql_fail(s, rc, err, "cannot read");
+            done(st);
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        if (!t && n) {
+            r = fail_plain(err, DS_NOMEM, "out of memory reading %s", s->path);
+            done(st);
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+        if (n + 1 > cap) {
+            size_t ncap = cap ? cap : 64;
+            while (ncap < n + 1)
+                ncap *= 2;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                r = fail_plain(err, DS_NOMEM, "out of memory reading %s", s->path);
+                done(st);
+                pthread_mutex_unlock(&s->lock);
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        if (n)
+            memcpy(buf, t, n);
+        buf[n] = '\0';
+        len = n;
+        have = 1;
+        done(st);
+        pthread_mutex_unlock(&s->lock);
+        /* Called without the lock (the name is our copy), so fn may use the
+         * store, e.g. count the namespace. */
+        if (fn(buf, len, ctx))
+            break;
+    }
+    free(buf);
+    return r;
+}
+
+ds_status ds_store_scan(ds_store *s, const char *tbl, size_t tlen,
+                        const char *after, size_t after_len, size_t limit,
+                        int with_values, ds_store_row_fn fn, void *ctx,
+                        size_t *n_out, ds_error *err)
+{
+    if (n_out)
+        *n_out = 0;
+    if (!s || !fn || bad_bytes(tbl, tlen))
+        return fail_plain(err, DS_INVALID, "ds_store_scan: bad argument");
+    if (limit == 0)
+        return DS_OK;
+    int idx = with_values ? (after ? ST_SCAN_ROWS_AFTER : ST_SCAN_ROWS)
+                          : (after ? ST_SCAN_KEYS_AFTER : ST_SCAN_KEYS);
+    sqlite3_int64 lim = limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)limit;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = s->st[idx];
+    ds_status r = DS_OK;
+    size_t visited = 0;
+    int rc = bind_text(st, 1, tbl, tlen);
+    if (rc == SQLITE_OK && after)
+        rc = bind_text(st, 2, after, after_len);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, after ? 3 : 2, lim);
+    if (rc != SQLITE_OK) {
+        r = sql_fail(s, rc, err, "cannot read");
+        goto out;
+    }
+    /* fn runs under the lock with the statement mid-walk (the key and value
+     * pointers are SQLite's), so it must not call back into this store. */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        size_t kn = (size_t)sqlite3_column_bytes(st, 0);
+        uint8_t codec = 0;
+        const void *v = NULL;
+        size_t vn = 0;
+        if (!k) {
+            if (kn)
+                goto nomem;
+            k = empty;
+        }
+        if (with_values) {
+            codec = (uint8_t)sqlite3_column_int(st, 1);
+            v = sqlite3_column_blob(st, 2);
+            vn = (size_t)sqlite3_column_bytes(st, 2);
+            if (!v) {
+                if (vn)
+                    goto nomem;
+                v = empty;
+            }
+        }
+        visited++;
+        if (fn(k, kn, codec, v, vn, ctx))
+            goto out;
+    }
+    if (rc != SQLITE_DONE)
+        r = sql_fail(s, rc, err, "cannot read");
+    goto out;
+nomem:
+    r = fail_plain(err, DS_NOMEM, "out of memory reading %s", s->path);
+out:
+    /* The reset ends the read transaction, so a paused scan never holds back
+     * writers or WAL checkpoints. */
+    done(st);
+    pthread_mutex_unlock(&s->lock);
+    if (n_out)
+        *n_out = visited;
+    return r;
+}
+
+/* ---- meta and pragmas ------------------------------------------------- */
+
+ds_status ds_store_meta_get(ds_store *s, const char *name, void **value,
+                            size_t *vlen, ds_error *err)
+{
+    if (!s || !name || !value || !vlen)
+        return fail_plain(err, DS_INVALID, "ds_store_meta_get: bad argument");
+    *value = NULL;
+    *vlen = 0;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = s->st[ST_META_GET];
+    ds_status r;
+    int rc = bind_text(st, 1, name, strlen(name));
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        r = DS_NOTFOUND;
+    } else if (rc == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        void *buf = (p || !n) ? malloc(n ? n : 1) : NULL;
+        if (!buf) {
+            r = fail_plain(err, DS_NOMEM, "out of memory reading %s", s->path);
+        } else {
+            if (n)
+                memcpy(buf, p, n);
+            *value = buf;
+            *vlen = n;
+            r = DS_OK;
+        }
+    } else {
+        r = sql_fail(s, rc, err, "cannot read");
+    }
+    done(st);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+ds_status ds_store_meta_set(ds_store *s, const char *name, const void *value,
+                            size_t vlen, ds_error *err)
+{
+    if (!s || !name || bad_bytes(value, vlen))
+        return fail_plain(err, DS_INVALID, "ds_store_meta_set: bad argument");
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = s->st[ST_META_SET];
+    ds_status r = DS_OK;
+    int rc = bind_text(st, 1, name, strlen(name));
+    if (rc == SQLITE_OK)
+        rc = bind_blob(st, 2, value, vlen);
+    if (rc == SQLITE_OK)
+        rc = step_done(st);
+    if (rc != SQLITE_OK)
+        r = sql_fail(s, rc, err, "cannot write to");
+    done(st);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+/* Runs a one-row, one-integer statement. */
+static ds_status query_int(ds_store *s, int idx, int64_t *out, ds_error *err)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = s->st[idx];
+    ds_status r = DS_OK;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        r = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err, "cannot read");
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+ds_status ds_store_data_version(ds_store *s, int64_t *out, ds_error *err)
+{
+    if (!s || !out)
+        return fail_plain(err, DS_INVALID, "ds_store_data_version: bad argument");
+    return query_int(s, ST_DATA_VERSION, out, err);
+}
+
+ds_status ds_store_file_size(ds_store *s, int64_t *out, ds_error *err)
+{
+    if (!s || !out)
+        return fail_plain(err, DS_INVALID, "ds_store_file_size: bad argument");
+    if (s->memory) {
+        *out = 0;
+        return DS_OK;
+    }
+    return query_int(s, ST_FILE_SIZE, out, err);
+}
+
+ds_status ds_store_integrity_check(ds_store *s, ds_error *err)
+{
+    if (!s)
+        return fail_plain(err, DS_INVALID, "ds_store_integrity_check: bad argument");
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = s->st[ST_INTEGRITY];
+    ds_status r = DS_OK;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *m = (const char *)sqlite3_column_text(st, 0);
+        if (!m || strcmp(m, "ok") != 0) {
+            r = fail_plain(err, DS_CORRUPT, "integrity check of %s failed: %s",
+                           s->path, m ? m : "(no message)");
+        }
+    } else {
+        r = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
+                     "cannot check");
+    }
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
