@@ -1,0 +1,724 @@
+/* Unit tests of the hot map (src/core/hotmap.c). */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dictsqlite/hotmap.h"
+
+static uint64_t key_hash(uint32_t ns, const char *key)
+{
+    return ds_hash_with_ns(ds_hash_bytes(key, strlen(key)), ns);
+}
+
+/* An entry with a caller-chosen hash, to build collisions on purpose. */
+static ds_entry *mkh(uint32_t ns, const char *key, uint64_t hash, const char *val)
+{
+    ds_entry *e = ds_entry_new(ns, key, strlen(key), hash, DS_CODEC_BYTES, val,
+                               strlen(val), 0);
+    if (!e) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return e;
+}
+
+static ds_entry *mk(uint32_t ns, const char *key, const char *val)
+{
+    return mkh(ns, key, key_hash(ns, key), val);
+}
+
+static unsigned refs(const ds_entry *e) { return atomic_load(&e->refcnt); }
+
+static int value_is(const ds_entry *e, const char *val)
+{
+    return e && e->vlen == strlen(val) && memcmp(ds_entry_value(e), val, e->vlen) == 0;
+}
+
+static ds_entry *get(ds_hotmap *m, uint32_t ns, const char *key)
+{
+    return ds_hotmap_get(m, ns, key, strlen(key), key_hash(ns, key));
+}
+
+static int has(ds_hotmap *m, uint32_t ns, const char *key)
+{
+    return ds_hotmap_contains(m, ns, key, strlen(key), key_hash(ns, key));
+}
+
+/* Put without eviction expectations. */
+static void put(ds_hotmap *m, ds_entry *e)
+{
+    size_t nev = 99;
+    CHECK_EQ_INT(ds_hotmap_put(m, e, NULL, NULL, 0, &nev), DS_OK);
+    CHECK_EQ_INT(nev, 0);
+}
+
+static void test_put_get_replace_remove(void)
+{
+    ds_hotmap *m = ds_hotmap_new(4, 0, 0, NULL);
+    CHECK(m != NULL);
+    CHECK_EQ_INT(ds_hotmap_nshards(m), 4);
+    CHECK(get(m, 0, "a") == NULL);
+
+    ds_entry *a1 = mk(0, "a", "one");
+    int replaced = -1;
+    CHECK_EQ_INT(ds_hotmap_put(m, a1, &replaced, NULL, 0, NULL), DS_OK);
+    CHECK_EQ_INT(replaced, 0);
+    CHECK_EQ_INT(ds_hotmap_size(m), 1);
+    CHECK(has(m, 0, "a"));
+    CHECK(!has(m, 0, "b"));
+
+    ds_entry *g = get(m, 0, "a");
+    CHECK(g == a1);
+    CHECK_EQ_INT(refs(a1), 2); /* the map's and ours */
+    ds_entry_decref(g, NULL);
+
+    ds_entry_incref(a1); /* watch a1 outlive its replacement */
+    ds_entry *a2 = mk(0, "a", "two");
+    CHECK_EQ_INT(ds_hotmap_put(m, a2, &replaced, NULL, 0, NULL), DS_OK);
+    CHECK_EQ_INT(replaced, 1);
+    CHECK_EQ_INT(refs(a1), 1); /* the map let go of it */
+    ds_entry_decref(a1, NULL);
+    CHECK_EQ_INT(ds_hotmap_size(m), 1);
+    g = get(m, 0, "a");
+    CHECK(g == a2 && value_is(g, "two"));
+    ds_entry_decref(g, NULL);
+
+    /* the same entry pointer put twice keeps exactly one map reference */
+    ds_entry_incref(a2);
+    CHECK_EQ_INT(ds_hotmap_put(m, a2, &replaced, NULL, 0, NULL), DS_OK);
+    CHECK_EQ_INT(replaced, 1);
+    CHECK_EQ_INT(refs(a2), 1);
+
+    ds_entry *r = ds_hotmap_remove(m, 0, "a", 1, key_hash(0, "a"));
+    CHECK(r == a2);
+    CHECK_EQ_INT(refs(r), 1); /* the map's reference is now ours */
+    ds_entry_decref(r, NULL);
+    CHECK(ds_hotmap_remove(m, 0, "a", 1, key_hash(0, "a")) == NULL);
+    CHECK_EQ_INT(ds_hotmap_size(m), 0);
+    CHECK(!has(m, 0, "a"));
+    ds_hotmap_free(m);
+}
+
+static void test_empty_key_and_binary_key(void)
+{
+    ds_hotmap *m = ds_hotmap_new(1, 0, 0, NULL);
+    ds_entry *e = ds_entry_new(0, "", 0, ds_hash_bytes("", 0), DS_CODEC_BYTES, NULL, 0, 0);
+    put(m, e);
+    const char bin[] = {'x', 0, 'y'};
+    uint64_t hb = ds_hash_bytes(bin, 3);
+    put(m, ds_entry_new(0, bin, 3, hb, DS_CODEC_BYTES, "v", 1, 0));
+    CHECK(ds_hotmap_contains(m, 0, "", 0, ds_hash_bytes("", 0)));
+    CHECK(ds_hotmap_contains(m, 0, bin, 3, hb));
+    CHECK(!ds_hotmap_contains(m, 0, "x", 1, hb)); /* prefix, same hash */
+    ds_hotmap_free(m);
+}
+
+static void test_stats_and_counting(void)
+{
+    ds_hotmap *m = ds_hotmap_new(2, 100, 1, NULL);
+    ds_entry *a = mk(0, "a", "1"), *b = mk(0, "b", "22");
+    put(m, a);
+    put(m, b);
+    ds_hotmap_stats st;
+    ds_hotmap_get_stats(m, &st);
+    CHECK_EQ_INT(st.entries, 2);
+    CHECK(st.bytes >= ds_entry_footprint(a) + ds_entry_footprint(b));
+    CHECK_EQ_INT(st.hits + st.misses + st.evictions, 0);
+
+    CHECK(has(m, 0, "a") && !has(m, 0, "zz")); /* contains counts nothing */
+    ds_entry_decref(get(m, 0, "a"), NULL);
+    CHECK(get(m, 0, "zz") == NULL);
+    void *aux = (void *)1;
+    CHECK_EQ_INT(ds_hotmap_peek_aux(m, 0, "b", 1, key_hash(0, "b"), &aux), 1);
+    CHECK(aux == NULL);
+    CHECK_EQ_INT(ds_hotmap_peek_aux(m, 0, "q", 1, key_hash(0, "q"), &aux), 0);
+    ds_hotmap_get_stats(m, &st);
+    CHECK_EQ_INT(st.hits, 2);
+    CHECK_EQ_INT(st.misses, 2);
+    CHECK_EQ_INT(st.evictions, 0);
+
+    size_t before = st.bytes, fb = ds_entry_footprint(b);
+    ds_entry_decref(ds_hotmap_remove(m, 0, "b", 1, key_hash(0, "b")), NULL);
+    ds_hotmap_get_stats(m, &st);
+    CHECK_EQ_INT(st.entries, 1);
+    CHECK_EQ_INT(before - st.bytes, fb);
+    ds_hotmap_free(m);
+}
+
+static void test_many_keys_growth(void)
+{
+    enum { N = 200000 };
+    ds_hotmap *m = ds_hotmap_new(4, 0, 0, NULL);
+    char key[32], val[32];
+    size_t fp_sum = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        ds_entry *e = mk(0, key, val);
+        fp_sum += ds_entry_footprint(e);
+        put(m, e);
+    }
+    CHECK_EQ_INT(ds_hotmap_size(m), N);
+    ds_hotmap_stats st;
+    ds_hotmap_get_stats(m, &st);
+    CHECK_EQ_INT(st.entries, N);
+    /* tables at <= 3/4 load add at least 16 * N * 4/3 bytes */
+    CHECK(st.bytes >= fp_sum + (size_t)N * 16 * 4 / 3);
+
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        ds_entry *e = get(m, 0, key);
+        bad += !value_is(e, val);
+        if (e)
+            ds_entry_decref(e, NULL);
+    }
+    CHECK_EQ_INT(bad, 0);
+
+    for (int i = 0; i < N; i += 2) {
+        snprintf(key, sizeof key, "key-%d", i);
+        ds_entry *e = ds_hotmap_remove(m, 0, key, strlen(key), key_hash(0, key));
+        bad += e == NULL;
+        if (e)
+            ds_entry_decref(e, NULL);
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(ds_hotmap_size(m), N / 2);
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        bad += has(m, 0, key) != (i % 2);
+    }
+    CHECK_EQ_INT(bad, 0);
+    ds_hotmap_free(m);
+}
+
+static void test_hash_collisions(void)
+{
+    ds_hotmap *m = ds_hotmap_new(2, 0, 0, NULL);
+    const uint64_t H = 0x8000000000000005ULL;
+    char key[16];
+    /* 40 keys with the very same hash, and 40 that share only the slot bits
+     * (differences above bit 32 stay inside one shard for a long time) */
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "same%d", i);
+        put(m, mkh(0, key, H, key));
+        snprintf(key, sizeof key, "near%d", i);
+        put(m, mkh(0, key, H | ((uint64_t)(i + 1) << 32), key));
+    }
+    CHECK_EQ_INT(ds_hotmap_size(m), 80);
+    /* the same hash with another namespace or key is a different key */
+    CHECK(!ds_hotmap_contains(m, 1, "same3", 5, H));
+    CHECK(!ds_hotmap_contains(m, 0, "same", 4, H));
+    CHECK(!ds_hotmap_contains(m, 0, "same3", 5, H ^ 1));
+
+    /* remove from the middle of the cluster, then check every survivor */
+    for (int i = 0; i < 40; i += 3) {
+        snprintf(key, sizeof key, "same%d", i);
+        ds_entry *e = ds_hotmap_remove(m, 0, key, strlen(key), H);
+        CHECK(e != NULL);
+        if (e)
+            ds_entry_decref(e, NULL);
+        snprintf(key, sizeof key, "near%d", i);
+        e = ds_hotmap_remove(m, 0, key, strlen(key), H | ((uint64_t)(i + 1) << 32));
+        CHECK(e != NULL);
+        if (e)
+            ds_entry_decref(e, NULL);
+    }
+    int bad = 0;
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "same%d", i);
+        ds_entry *e = ds_hotmap_get(m, 0, key, strlen(key), H);
+        bad += (e != NULL) != (i % 3 != 0);
+        if (e) {
+            bad += !value_is(e, key);
+            ds_entry_decref(e, NULL);
+        }
+        snprintf(key, sizeof key, "near%d", i);
+        bad += ds_hotmap_contains(m, 0, key, strlen(key), H | ((uint64_t)(i + 1) << 32)) !=
+               (i % 3 != 0);
+    }
+    CHECK_EQ_INT(bad, 0);
+    ds_hotmap_free(m);
+}
+
+/* Random operations on a few crafted hashes (so clusters form and wrap past
+ * the end of a small table) compared with a plain array. */
+static void differential(int K, int lru)
+{
+    /* with lru the bound (64) is never reached: same expectations */
+    ds_hotmap *m = ds_hotmap_new(1, lru ? 64 : 0, lru, NULL);
+    int present[24] = {0};
+    int version[24] = {0};
+    uint64_t hashes[24];
+    char key[16], val[16];
+    for (int k = 0; k < K; k++) /* low bits 5, 6 or 7: the end of an 8-slot table */
+        hashes[k] = (uint64_t)(5 + k % 3) | ((uint64_t)(k / 3) << 3);
+    uint64_t rnd = 0x1234567;
+    int bad = 0;
+    for (int step = 0; step < 20000; step++) {
+        rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+        int k = (int)(rnd % K), op = (int)((rnd >> 8) % 4);
+        snprintf(key, sizeof key, "k%d", k);
+        if (op <= 1) {
+            version[k]++;
+            snprintf(val, sizeof val, "%d", version[k]);
+            int replaced = -1;
+            ds_hotmap_put(m, mkh(0, key, hashes[k], val), &replaced, NULL, 0, NULL);
+            bad += replaced != present[k];
+            present[k] = 1;
+        } else if (op == 2) {
+            ds_entry *e = ds_hotmap_remove(m, 0, key, strlen(key), hashes[k]);
+            bad += (e != NULL) != present[k];
+            if (e)
+                ds_entry_decref(e, NULL);
+            present[k] = 0;
+        } else if (rnd % 64 == 0) {
+            ds_hotmap_clear(m, 0);
+            memset(present, 0, sizeof present);
+        }
+        for (int j = 0; j < K; j++) {
+            snprintf(key, sizeof key, "k%d", j);
+            ds_entry *e = ds_hotmap_get(m, 0, key, strlen(key), hashes[j]);
+            bad += (e != NULL) != present[j];
+            if (e) {
+                snprintf(val, sizeof val, "%d", version[j]);
+                bad += !value_is(e, val);
+                ds_entry_decref(e, NULL);
+            }
+        }
+        if (bad)
+            break;
+    }
+    CHECK_EQ_INT(bad, 0);
+    ds_hotmap_free(m);
+}
+
+static void test_differential_small_table(void)
+{
+    differential(6, 0);  /* stays within 8 slots: clusters wrap around */
+    differential(24, 0); /* grows twice */
+    differential(24, 1);
+}
+
+static void test_namespaces(void)
+{
+    ds_hotmap *m = ds_hotmap_new(4, 0, 0, NULL);
+    char key[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        for (uint32_t ns = 0; ns < 3; ns++)
+            put(m, mk(ns, key, ns == 0 ? "zero" : ns == 1 ? "one" : "two"));
+    }
+    /* also the same key with the same (crafted) hash in two namespaces */
+    put(m, mkh(1, "x", 42, "x1"));
+    put(m, mkh(2, "x", 42, "x2"));
+    CHECK_EQ_INT(ds_hotmap_size(m), 302);
+    ds_entry *e = ds_hotmap_get(m, 2, "x", 1, 42);
+    CHECK(value_is(e, "x2"));
+    ds_entry_decref(e, NULL);
+    e = get(m, 1, "k7");
+    CHECK(value_is(e, "one"));
+    ds_entry_decref(e, NULL);
+
+    ds_entry **items = NULL;
+    size_t n = ds_hotmap_collect(m, 2, &items);
+    CHECK_EQ_INT(n, 101);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        bad += items[i]->ns != 2;
+        ds_entry_decref(items[i], NULL);
+    }
+    free(items);
+    CHECK_EQ_INT(bad, 0);
+
+    ds_hotmap_clear(m, 1);
+    CHECK_EQ_INT(ds_hotmap_size(m), 201);
+    CHECK(!ds_hotmap_contains(m, 1, "x", 1, 42));
+    CHECK(ds_hotmap_contains(m, 2, "x", 1, 42));
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        bad += has(m, 1, key) || !has(m, 0, key) || !has(m, 2, key);
+    }
+    CHECK_EQ_INT(bad, 0);
+    ds_hotmap_clear(m, 7); /* no such namespace: a no-op */
+    CHECK_EQ_INT(ds_hotmap_size(m), 201);
+    ds_hotmap_clear(m, UINT32_MAX);
+    CHECK_EQ_INT(ds_hotmap_size(m), 0);
+    n = ds_hotmap_collect(m, UINT32_MAX, &items);
+    CHECK_EQ_INT(n, 0);
+    free(items);
+    /* still usable after a clear */
+    put(m, mk(0, "again", "v"));
+    CHECK(has(m, 0, "again"));
+    ds_hotmap_free(m);
+}
+
+/* put that expects up to max evictions; returns how many, releasing them
+ * after recording their keys in out (if not NULL). */
+static size_t put_ev(ds_hotmap *m, ds_entry *e, size_t max, char out[][16])
+{
+    ds_entry *ev[16];
+    size_t n = 99;
+    CHECK_EQ_INT(ds_hotmap_put(m, e, NULL, ev, max, &n), DS_OK);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(ev[i] != e);
+        if (out)
+            snprintf(out[i], 16, "%s", ds_entry_key(ev[i]));
+        ds_entry_decref(ev[i], NULL);
+    }
+    return n;
+}
+
+static void test_lru_eviction_order(void)
+{
+    ds_hotmap *m = ds_hotmap_new(1, 3, 1, NULL);
+    char out[16][16];
+    void *aux;
+    CHECK_EQ_INT(put_ev(m, mk(0, "a", "1"), 4, out), 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "b", "1"), 4, out), 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "c", "1"), 4, out), 0);
+    ds_entry_decref(get(m, 0, "a"), NULL); /* order: a c b */
+    CHECK_EQ_INT(put_ev(m, mk(0, "d", "1"), 4, out), 1);
+    CHECK(strcmp(out[0], "b") == 0); /* order: d a c */
+    CHECK_EQ_INT(ds_hotmap_peek_aux(m, 0, "c", 1, key_hash(0, "c"), &aux), 1);
+    CHECK(has(m, 0, "a")); /* contains must not refresh a */
+    CHECK_EQ_INT(put_ev(m, mk(0, "e", "1"), 4, out), 1);
+    CHECK(strcmp(out[0], "a") == 0); /* order: e c d */
+    /* replacing refreshes too */
+    CHECK_EQ_INT(put_ev(m, mk(0, "d", "2"), 4, out), 0); /* d e c */
+    CHECK_EQ_INT(put_ev(m, mk(0, "f", "1"), 4, out), 1);
+    CHECK(strcmp(out[0], "c") == 0);
+    CHECK_EQ_INT(ds_hotmap_size(m), 3);
+    /* removal keeps the list consistent: remove the middle, then evict */
+    ds_entry_decref(ds_hotmap_remove(m, 0, "d", 1, key_hash(0, "d")), NULL); /* f e */
+    CHECK_EQ_INT(put_ev(m, mk(0, "g", "1"), 4, out), 0); /* g f e */
+    CHECK_EQ_INT(put_ev(m, mk(0, "h", "1"), 4, out), 1);
+    CHECK(strcmp(out[0], "e") == 0);
+    ds_hotmap_stats st;
+    ds_hotmap_get_stats(m, &st);
+    CHECK_EQ_INT(st.evictions, 4);
+    ds_hotmap_free(m);
+}
+
+static void test_lru_overflow_and_self(void)
+{
+    char out[16][16];
+    /* capacity 1: the entry just inserted is never the victim */
+    ds_hotmap *m = ds_hotmap_new(1, 1, 1, NULL);
+    CHECK_EQ_INT(put_ev(m, mk(0, "a", "1"), 4, out), 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "b", "1"), 4, out), 1);
+    CHECK(strcmp(out[0], "a") == 0);
+    CHECK(has(m, 0, "b"));
+    ds_hotmap_free(m);
+
+    /* no room to hand victims back: keep them rather than lose them */
+    m = ds_hotmap_new(1, 2, 1, NULL);
+    CHECK_EQ_INT(put_ev(m, mk(0, "a", "1"), 0, out), 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "b", "1"), 0, out), 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "c", "1"), 0, out), 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "d", "1"), 1, out), 1); /* a; still 3 */
+    CHECK(strcmp(out[0], "a") == 0);
+    CHECK_EQ_INT(ds_hotmap_size(m), 3);
+    CHECK(ds_hotmap_put(m, mk(0, "e", "1"), NULL, NULL, 5, NULL) == DS_OK);
+    CHECK_EQ_INT(ds_hotmap_size(m), 4);
+    /* the next put with room catches up, oldest first */
+    CHECK_EQ_INT(put_ev(m, mk(0, "f", "1"), 8, out), 3);
+    CHECK(strcmp(out[0], "b") == 0 && strcmp(out[1], "c") == 0 && strcmp(out[2], "d") == 0);
+    CHECK_EQ_INT(ds_hotmap_size(m), 2);
+    CHECK(has(m, 0, "e") && has(m, 0, "f"));
+    ds_hotmap_free(m);
+}
+
+static void test_lru_capacity_bound_sharded(void)
+{
+    enum { N = 20000, CAP = 1000, SH = 8 };
+    ds_hotmap *m = ds_hotmap_new(SH, CAP, 1, NULL);
+    CHECK_EQ_INT(ds_hotmap_capacity(m), CAP);
+    char key[32];
+    size_t evicted = 0, max_size = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        evicted += put_ev(m, mk(0, key, "v"), 4, NULL);
+        CHECK(has(m, 0, key));
+        size_t sz = ds_hotmap_size(m);
+        if (sz > max_size)
+            max_size = sz;
+    }
+    size_t per_shard = (CAP + SH - 1) / SH;
+    CHECK(max_size <= per_shard * SH);
+    CHECK_EQ_INT(evicted + ds_hotmap_size(m), N);
+    ds_hotmap_stats st;
+    ds_hotmap_get_stats(m, &st);
+    CHECK_EQ_INT(st.evictions, evicted);
+    /* each shard keeps its 125 most recent keys, so the last 100 all fit */
+    int missing = 0;
+    for (int i = N - 100; i < N; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        missing += !has(m, 0, key);
+    }
+    CHECK_EQ_INT(missing, 0);
+    ds_hotmap_free(m);
+}
+
+/* The shard comes from the hash's top bits and each shard holds
+ * ceil(capacity / nshards): observable through where evictions happen. */
+static void test_shard_selection_and_bound(void)
+{
+    char out[16][16];
+    ds_hotmap *m = ds_hotmap_new(3, 10, 1, NULL); /* 4 shards of 3 */
+    CHECK_EQ_INT(ds_hotmap_nshards(m), 4);
+    char key[16];
+    /* equal low bits, one key per shard: nothing to evict */
+    for (uint64_t s = 0; s < 4; s++) {
+        snprintf(key, sizeof key, "s%d", (int)s);
+        CHECK_EQ_INT(put_ev(m, mkh(0, key, (s << 62) | 0x1234, "v"), 4, out), 0);
+    }
+    /* three more in shard 2: it holds 3, so only the fourth evicts */
+    for (int i = 0; i < 2; i++) {
+        snprintf(key, sizeof key, "t%d", i);
+        CHECK_EQ_INT(put_ev(m, mkh(0, key, (2ULL << 62) | (uint64_t)i << 20, "v"), 4, out), 0);
+    }
+    CHECK_EQ_INT(put_ev(m, mkh(0, "t2", (2ULL << 62) | 7, "v"), 4, out), 1);
+    CHECK(strcmp(out[0], "s2") == 0);
+    CHECK_EQ_INT(ds_hotmap_size(m), 6);
+    ds_hotmap_free(m);
+}
+
+static void test_memory_mode_never_evicts(void)
+{
+    ds_hotmap *m = ds_hotmap_new(2, 10, 0, NULL);
+    char key[16];
+    ds_entry *first = NULL;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        ds_entry *e = mk(0, key, "v");
+        if (i == 0)
+            first = e;
+        CHECK_EQ_INT(put_ev(m, e, 8, NULL), 0);
+    }
+    CHECK_EQ_INT(ds_hotmap_size(m), 1000);
+    void *aux;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK(ds_hotmap_peek_aux(m, 0, key, strlen(key), key_hash(0, key), &aux));
+    }
+    /* no LRU bookkeeping at all in this mode */
+    CHECK(first->lru_prev == NULL && first->lru_next == NULL);
+    ds_hotmap_stats st;
+    ds_hotmap_get_stats(m, &st);
+    CHECK_EQ_INT(st.evictions, 0);
+    CHECK_EQ_INT(st.hits, 1000);
+    ds_hotmap_free(m);
+}
+
+static int retired_has(ds_retire *r, void *p, size_t *n_out)
+{
+    void **items;
+    size_t n = ds_retire_take(r, &items);
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        found |= items[i] == p;
+    free(items);
+    if (n_out)
+        *n_out = n;
+    return found;
+}
+
+static void test_aux_retire(void)
+{
+    static int s1, s2, s3, s4;
+    ds_retire r;
+    CHECK_EQ_INT(ds_retire_init(&r), 0);
+    ds_hotmap *m = ds_hotmap_new(2, 0, 0, &r);
+
+    ds_entry *a = mk(0, "a", "1");
+    atomic_store(&a->aux, (void *)&s1);
+    put(m, a);
+    void *aux = NULL;
+    CHECK_EQ_INT(ds_hotmap_peek_aux(m, 0, "a", 1, key_hash(0, "a"), &aux), 1);
+    CHECK(aux == &s1);
+    CHECK_EQ_INT(refs(a), 1); /* peek takes no reference */
+
+    /* replaced while someone else still holds it: not retired yet */
+    ds_entry *held = get(m, 0, "a");
+    put(m, mk(0, "a", "2"));
+    size_t n;
+    CHECK(!retired_has(&r, &s1, &n));
+    CHECK_EQ_INT(n, 0);
+    ds_entry_decref(held, &r); /* the last reference */
+    CHECK(retired_has(&r, &s1, &n));
+    CHECK_EQ_INT(n, 1);
+
+    ds_entry *b = mk(1, "b", "1");
+    atomic_store(&b->aux, (void *)&s2);
+    put(m, b);
+    ds_hotmap_clear(m, 1);
+    CHECK(retired_has(&r, &s2, NULL));
+
+    ds_entry *c = mk(0, "c", "1");
+    atomic_store(&c->aux, (void *)&s3);
+    put(m, c);
+    ds_hotmap_free(m);
+    CHECK(retired_has(&r, &s3, NULL));
+
+    /* eviction hands the reference over instead of releasing it */
+    m = ds_hotmap_new(1, 1, 1, &r);
+    ds_entry *d = mk(0, "d", "1");
+    atomic_store(&d->aux, (void *)&s4);
+    put(m, d);
+    ds_entry *ev[2];
+    size_t nev = 0;
+    ds_hotmap_put(m, mk(0, "e", "1"), NULL, ev, 2, &nev);
+    CHECK_EQ_INT(nev, 1);
+    CHECK(nev == 1 && ev[0] == d);
+    CHECK(!retired_has(&r, &s4, NULL));
+    ds_entry_decref(d, &r);
+    CHECK(retired_has(&r, &s4, NULL));
+    ds_hotmap_free(m);
+    ds_retire_destroy(&r);
+}
+
+/* Threads mixing every operation on shared keys (namespace 1, cleared now
+ * and then) and checking read-your-writes on private keys (namespace 0). */
+typedef struct worker {
+    ds_hotmap *m;
+    ds_retire *r;
+    int id, lru, errors;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    enum { SHARED = 3000, PRIVATE = 500, OPS = 150000 };
+    static int sentinel;
+    int *version = calloc(PRIVATE, sizeof(int));
+    uint64_t rnd = 0x9E3779B97F4A7C15ULL * (uint64_t)(w->id + 1);
+    char key[32], val[32];
+    ds_entry *ev[4];
+    for (int op = 0; op < OPS; op++) {
+        rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+        unsigned what = (unsigned)(rnd % 100);
+        if (what < 50) {
+            int k = (int)((rnd >> 16) % SHARED);
+            snprintf(key, sizeof key, "s%d", k);
+            uint64_t h = key_hash(1, key);
+            if (what < 20) {
+                ds_entry *e = mkh(1, key, h, "x");
+                if (rnd & (1u << 30))
+                    atomic_store(&e->aux, (void *)&sentinel);
+                size_t nev = 0;
+                ds_hotmap_put(w->m, e, NULL, ev, 4, &nev);
+                for (size_t i = 0; i < nev; i++)
+                    ds_entry_decref(ev[i], w->r);
+            } else if (what < 30) {
+                ds_entry *e = ds_hotmap_get(w->m, 1, key, strlen(key), h);
+                if (e) {
+                    w->errors += e->ns != 1 || strcmp(ds_entry_key(e), key) != 0;
+                    ds_entry_decref(e, w->r);
+                }
+            } else if (what < 40) {
+                void *aux;
+                if (ds_hotmap_peek_aux(w->m, 1, key, strlen(key), h, &aux))
+                    w->errors += aux != NULL && aux != &sentinel;
+            } else if (what < 48) {
+                ds_entry *e = ds_hotmap_remove(w->m, 1, key, strlen(key), h);
+                if (e)
+                    ds_entry_decref(e, w->r);
+            } else if (what < 49) {
+                (void)ds_hotmap_contains(w->m, 1, key, strlen(key), h);
+            } else if ((rnd >> 40) % 200 == 0) {
+                ds_hotmap_clear(w->m, 1);
+            }
+        } else {
+            int k = (int)((rnd >> 16) % PRIVATE);
+            snprintf(key, sizeof key, "p%d-%d", w->id, k);
+            uint64_t h = key_hash(0, key);
+            if (what < 75) {
+                version[k]++;
+                snprintf(val, sizeof val, "%d", version[k]);
+                size_t nev = 0;
+                ds_hotmap_put(w->m, mkh(0, key, h, val), NULL, ev, 4, &nev);
+                for (size_t i = 0; i < nev; i++)
+                    ds_entry_decref(ev[i], w->r);
+            }
+            ds_entry *e = ds_hotmap_get(w->m, 0, key, strlen(key), h);
+            snprintf(val, sizeof val, "%d", version[k]);
+            if (e) {
+                w->errors += !value_is(e, val);
+                ds_entry_decref(e, w->r);
+            } else {
+                /* only eviction may lose a private key */
+                w->errors += !w->lru && version[k] > 0;
+            }
+        }
+    }
+    free(version);
+    return NULL;
+}
+
+static void run_threads(int lru)
+{
+    enum { T = 4 };
+    ds_retire r;
+    ds_retire_init(&r);
+    ds_hotmap *m = ds_hotmap_new(4, lru ? 2000 : 0, lru, &r);
+    pthread_t th[T];
+    worker w[T];
+    for (int i = 0; i < T; i++) {
+        w[i] = (worker){.m = m, .r = &r, .id = i, .lru = lru, .errors = 0};
+        pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    int errors = 0;
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        errors += w[i].errors;
+    }
+    CHECK_EQ_INT(errors, 0);
+
+    /* the structure is still consistent: every collected entry is found */
+    ds_entry **items;
+    size_t n = ds_hotmap_collect(m, UINT32_MAX, &items);
+    CHECK_EQ_INT(n, ds_hotmap_size(m));
+    if (lru)
+        CHECK(n <= 2000);
+    int lost = 0;
+    for (size_t i = 0; i < n; i++) {
+        lost += !ds_hotmap_contains(m, items[i]->ns, ds_entry_key(items[i]),
+                                    items[i]->klen, items[i]->hash);
+        ds_entry_decref(items[i], &r);
+    }
+    free(items);
+    CHECK_EQ_INT(lost, 0);
+    ds_hotmap_free(m);
+    void **junk;
+    ds_retire_take(&r, &junk);
+    free(junk);
+    ds_retire_destroy(&r);
+}
+
+static void test_threads_memory_mode(void) { run_threads(0); }
+static void test_threads_lru(void) { run_threads(1); }
+
+int main(void)
+{
+    RUN_TEST(test_put_get_replace_remove);
+    RUN_TEST(test_empty_key_and_binary_key);
+    RUN_TEST(test_stats_and_counting);
+    RUN_TEST(test_many_keys_growth);
+    RUN_TEST(test_hash_collisions);
+    RUN_TEST(test_differential_small_table);
+    RUN_TEST(test_namespaces);
+    RUN_TEST(test_lru_eviction_order);
+    RUN_TEST(test_lru_overflow_and_self);
+    RUN_TEST(test_lru_capacity_bound_sharded);
+    RUN_TEST(test_shard_selection_and_bound);
+    RUN_TEST(test_memory_mode_never_evicts);
+    RUN_TEST(test_aux_retire);
+    RUN_TEST(test_threads_memory_mode);
+    RUN_TEST(test_threads_lru);
+    return CHECK_DONE();
+}
