@@ -100,11 +100,11 @@ const char *ds_engine_ns_name(ds_engine *e, uint32_t ns, size_t *len);
 ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                         uint64_t hash, int allow_io, ds_entry **out, ds_error *err);
 
-/* The hot-tier-only fast path: 1 and *aux set (maybe NULL) if the key is in
- * the hot map, else 0. The caller must keep aux alive by holding the GIL (see
- * entry.h). */
+/* The hot-tier-only fast path (see ds_hotmap_peek_aux): 1 with either *aux
+ * (the cached decoded object; the caller must hold the GIL, see entry.h) or a
+ * new reference in *ref; 0 if the key is not in the hot tier. */
 int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,
-                       uint64_t hash, void **aux);
+                       uint64_t hash, void **aux, ds_entry **ref);
 
 ds_status ds_engine_contains(ds_engine *e, uint32_t ns, const char *key,
                              size_t klen, uint64_t hash, int allow_io,

@@ -47,13 +47,15 @@ size_t ds_hotmap_capacity(const ds_hotmap *m); /* as passed to _new */
 ds_entry *ds_hotmap_get(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
                         uint64_t hash);
 
-/* The fastest read for the binding: if present, stores the entry's aux
- * (possibly NULL) in *aux_out and returns 1 without touching the refcount;
- * returns 0 if absent. Only valid for callers that keep aux alive by other
+/* The fastest read for the binding: if the key is present, returns 1 and
+ * either sets *aux_out to the entry's cached decoded object (then *ref_out is
+ * NULL and the refcount is untouched) or, when there is none, sets *aux_out to
+ * NULL and *ref_out to a new reference to the entry; returns 0 if absent.
+ * Skipping the refcount is only valid for callers that keep aux alive by other
  * means (the binding holds the GIL, and retired aux pointers are only freed
  * under the GIL). Counts hits/misses and LRU like _get. */
 int ds_hotmap_peek_aux(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
-                       uint64_t hash, void **aux_out);
+                       uint64_t hash, void **aux_out, ds_entry **ref_out);
 
 /* Is the key present? Counts nothing and leaves LRU order alone. */
 int ds_hotmap_contains(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,

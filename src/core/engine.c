@@ -470,9 +470,9 @@ static ds_status maybe_flush(ds_engine *e, int allow_io, int *flush_due,
 /* ---- reads ------------------------------------------------------------- */
 
 int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,
-                       uint64_t hash, void **aux)
+                       uint64_t hash, void **aux, ds_entry **ref)
 {
-    return ds_hotmap_peek_aux(e->hot, ns, key, klen, hash, aux);
+    return ds_hotmap_peek_aux(e->hot, ns, key, klen, hash, aux, ref);
 }
 
 ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,

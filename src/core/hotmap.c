@@ -256,45 +256,53 @@ void ds_hotmap_free(ds_hotmap *m)
 size_t ds_hotmap_nshards(const ds_hotmap *m) { return m->nshards; }
 size_t ds_hotmap_capacity(const ds_hotmap *m) { return m->capacity; }
 
-ds_entry *ds_hotmap_get(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
-                        uint64_t hash)
+/* Lock the key's shard and find the entry, counting the hit or miss and
+ * marking it recently used. Returns the entry (NULL if absent) with *sp
+ * locked; the caller unlocks. */
+static inline ds_entry *find_locked(ds_hotmap *m, uint32_t ns, const char *key,
+                                    size_t klen, uint64_t hash, shard **sp)
 {
-    shard *s = shard_of(m, hash);
+    shard *s = *sp = shard_of(m, hash);
     pthread_mutex_lock(&s->lock);
     size_t i = find_slot(s, ns, key, klen, hash);
     if (DS_UNLIKELY(i == SLOT_NONE)) {
         s->misses++;
-        pthread_mutex_unlock(&s->lock);
         return NULL;
     }
     ds_entry *e = s->slots[i].e;
     s->hits++;
     if (m->lru)
         lru_touch(s, e);
-    ds_entry_incref(e);
+    return e;
+}
+
+ds_entry *ds_hotmap_get(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
+                        uint64_t hash)
+{
+    shard *s;
+    ds_entry *e = find_locked(m, ns, key, klen, hash, &s);
+    if (e)
+        ds_entry_incref(e);
     pthread_mutex_unlock(&s->lock);
     return e;
 }
 
 int ds_hotmap_peek_aux(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
-                       uint64_t hash, void **aux_out)
+                       uint64_t hash, void **aux_out, ds_entry **ref_out)
 {
-    shard *s = shard_of(m, hash);
-    pthread_mutex_lock(&s->lock);
-    size_t i = find_slot(s, ns, key, klen, hash);
-    if (DS_UNLIKELY(i == SLOT_NONE)) {
-        s->misses++;
+    shard *s;
+    ds_entry *e = find_locked(m, ns, key, klen, hash, &s);
+    if (DS_UNLIKELY(!e)) {
         pthread_mutex_unlock(&s->lock);
         return 0;
     }
-    ds_entry *e = s->slots[i].e;
-    s->hits++;
-    if (m->lru)
-        lru_touch(s, e);
     /* Reading aux under the lock is what makes skipping the refcount safe:
      * the entry cannot be freed before we have the pointer, and the caller's
-     * GIL keeps the object itself alive afterwards. */
-    *aux_out = atomic_load_explicit(&e->aux, memory_order_acquire);
+     * GIL keeps the object itself alive afterwards. Only without a cached
+     * object does the caller need the entry itself. */
+    void *aux = atomic_load_explicit(&e->aux, memory_order_acquire);
+    *aux_out = aux;
+    *ref_out = aux ? NULL : ds_entry_incref(e);
     pthread_mutex_unlock(&s->lock);
     return 1;
 }

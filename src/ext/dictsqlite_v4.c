@@ -105,16 +105,20 @@ PyObject *dsv4_get(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, int *mi
     if (ds_key_from_object(key, ns, &k) < 0)
         return NULL;
     void *aux;
-    if (ds_engine_peek_hot(self->engine, ns, k.utf8, (size_t)k.len, k.hash, &aux) && aux) {
-        ds_key_release(&k);
-        return Py_NewRef((PyObject *)aux);
-    }
     ds_entry *x = NULL;
     ds_error err;
-    ds_status st = ds_engine_get(self->engine, ns, k.utf8, (size_t)k.len, k.hash, 0, &x, &err);
-    if (st == DS_NEED_IO)
-        DS_WITHOUT_GIL(self, st = ds_engine_get(self->engine, ns, k.utf8, (size_t)k.len,
-                                                k.hash, 1, &x, &err));
+    ds_status st = DS_OK;
+    if (ds_engine_peek_hot(self->engine, ns, k.utf8, (size_t)k.len, k.hash, &aux, &x)) {
+        if (aux) {
+            ds_key_release(&k);
+            return Py_NewRef((PyObject *)aux);
+        }
+    } else {
+        st = ds_engine_get(self->engine, ns, k.utf8, (size_t)k.len, k.hash, 0, &x, &err);
+        if (st == DS_NEED_IO)
+            DS_WITHOUT_GIL(self, st = ds_engine_get(self->engine, ns, k.utf8, (size_t)k.len,
+                                                    k.hash, 1, &x, &err));
+    }
     PyObject *v = NULL;
     if (st == DS_OK) {
         v = dsv4_decode_entry(self, x, key);

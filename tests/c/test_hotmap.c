@@ -8,6 +8,20 @@
 #include "check.h"
 #include "dictsqlite/hotmap.h"
 
+
+/* peek_aux, checking its contract: a reference is handed out exactly when
+ * the key is present without a cached object; it is released here. */
+static int peek_aux_checked(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
+                            uint64_t hash, void **aux, ds_retire *r)
+{
+    ds_entry *ref = NULL;
+    int found = ds_hotmap_peek_aux(m, ns, key, klen, hash, aux, &ref);
+    CHECK((found && *aux == NULL) == (ref != NULL));
+    if (ref)
+        ds_entry_decref(ref, r);
+    return found;
+}
+
 static uint64_t key_hash(uint32_t ns, const char *key)
 {
     return ds_hash_with_ns(ds_hash_bytes(key, strlen(key)), ns);
@@ -132,9 +146,9 @@ static void test_stats_and_counting(void)
     ds_entry_decref(get(m, 0, "a"), NULL);
     CHECK(get(m, 0, "zz") == NULL);
     void *aux = (void *)1;
-    CHECK_EQ_INT(ds_hotmap_peek_aux(m, 0, "b", 1, key_hash(0, "b"), &aux), 1);
+    CHECK_EQ_INT(peek_aux_checked(m, 0, "b", 1, key_hash(0, "b"), &aux, NULL), 1);
     CHECK(aux == NULL);
-    CHECK_EQ_INT(ds_hotmap_peek_aux(m, 0, "q", 1, key_hash(0, "q"), &aux), 0);
+    CHECK_EQ_INT(peek_aux_checked(m, 0, "q", 1, key_hash(0, "q"), &aux, NULL), 0);
     ds_hotmap_get_stats(m, &st);
     CHECK_EQ_INT(st.hits, 2);
     CHECK_EQ_INT(st.misses, 2);
@@ -384,7 +398,7 @@ static void test_lru_eviction_order(void)
     ds_entry_decref(get(m, 0, "a"), NULL); /* order: a c b */
     CHECK_EQ_INT(put_ev(m, mk(0, "d", "1"), 4, out), 1);
     CHECK(strcmp(out[0], "b") == 0); /* order: d a c */
-    CHECK_EQ_INT(ds_hotmap_peek_aux(m, 0, "c", 1, key_hash(0, "c"), &aux), 1);
+    CHECK_EQ_INT(peek_aux_checked(m, 0, "c", 1, key_hash(0, "c"), &aux, NULL), 1);
     CHECK(has(m, 0, "a")); /* contains must not refresh a */
     CHECK_EQ_INT(put_ev(m, mk(0, "e", "1"), 4, out), 1);
     CHECK(strcmp(out[0], "a") == 0); /* order: e c d */
@@ -504,7 +518,7 @@ static void test_memory_mode_never_evicts(void)
     void *aux;
     for (int i = 0; i < 1000; i++) {
         snprintf(key, sizeof key, "k%d", i);
-        CHECK(ds_hotmap_peek_aux(m, 0, key, strlen(key), key_hash(0, key), &aux));
+        CHECK(peek_aux_checked(m, 0, key, strlen(key), key_hash(0, key), &aux, NULL));
     }
     /* no LRU bookkeeping at all in this mode */
     CHECK(first->lru_prev == NULL && first->lru_next == NULL);
@@ -539,7 +553,7 @@ static void test_aux_retire(void)
     atomic_store(&a->aux, (void *)&s1);
     put(m, a);
     void *aux = NULL;
-    CHECK_EQ_INT(ds_hotmap_peek_aux(m, 0, "a", 1, key_hash(0, "a"), &aux), 1);
+    CHECK_EQ_INT(peek_aux_checked(m, 0, "a", 1, key_hash(0, "a"), &aux, NULL), 1);
     CHECK(aux == &s1);
     CHECK_EQ_INT(refs(a), 1); /* peek takes no reference */
 
@@ -622,7 +636,7 @@ static void *worker_main(void *arg)
                 }
             } else if (what < 40) {
                 void *aux;
-                if (ds_hotmap_peek_aux(w->m, 1, key, strlen(key), h, &aux))
+                if (peek_aux_checked(w->m, 1, key, strlen(key), h, &aux, w->r))
                     w->errors += aux != NULL && aux != &sentinel;
             } else if (what < 48) {
                 ds_entry *e = ds_hotmap_remove(w->m, 1, key, strlen(key), h);
