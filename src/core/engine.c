@@ -546,11 +546,17 @@ ds_status ds_engine_contains(ds_engine *e, uint32_t ns, const char *key,
 static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
                             int allow_io, int *existed, ds_error *err)
 {
+    ds_ns *n = ns_at(e, ns);
+    /* In a complete namespace every key is in the hot map, so whether the
+     * put replaced something there is the whole answer: one lookup saved. */
+    int complete = atomic_load(&n->complete);
     int exists = 0;
-    ds_status st = exists_locked(e, ns, it->key, it->klen, it->hash, allow_io,
-                                 &exists, err);
-    if (st != DS_OK)
-        return st;
+    if (!complete) {
+        ds_status st = exists_locked(e, ns, it->key, it->klen, it->hash, allow_io,
+                                     &exists, err);
+        if (st != DS_OK)
+            return st;
+    }
     ds_entry *x = ds_entry_new(ns, it->key, it->klen, it->hash, it->codec,
                                it->value, it->vlen, 0);
     if (!x)
@@ -563,9 +569,11 @@ static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
         }
         ds_warm_remove(e->warm, ns, it->key, it->klen, it->hash);
     }
-    hot_insert(e, x, NULL);
+    int replaced = 0;
+    hot_insert(e, x, &replaced);
+    if (complete)
+        exists = replaced;
     if (!exists) {
-        ds_ns *n = ns_at(e, ns);
         atomic_fetch_add_explicit(&n->count, 1, memory_order_relaxed);
         if (n->keys && ds_keyset_add(n->keys, ds_hash_bytes(it->key, it->klen)) < 0) {
             /* Without the hash the set could answer "absent" wrongly; drop it
