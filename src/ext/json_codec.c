@@ -637,7 +637,10 @@ static PyObject *decode_string(const json_dec *d, const json_tok *t)
 /* Object keys repeat from value to value, so recently decoded short keys are
  * kept and shared: no allocation, and the str already carries its hash for
  * the dict insert. All access happens with the GIL held and nothing in
- * lookup or update can run Python code, so no lock is needed. */
+ * lookup or update can run Python code, so no lock is needed. The cache is
+ * process-wide: fine as long as every interpreter that imports the module
+ * shares the main GIL (the module does not declare per-interpreter GIL
+ * support), and left out of free-threaded builds. */
 #define KEY_CACHE_SLOTS 256
 #define KEY_CACHE_MAXLEN 24
 

@@ -13,7 +13,13 @@
  * (cJSON itself keeps only a double).
  *
  * MessagePack: packed with msgpack-c; integers beyond 64 bits use ext type 1
- * holding the decimal digits, so they round-trip too. Decodes with msgpack-c.
+ * holding the decimal digits, so they round-trip too. Decoded by our own
+ * bounds-checked reader: libmsgpackc 4.0's unpacker has a fixed stack of 32
+ * containers (MSGPACK_EMBED_STACK_SIZE), so a value nested 33 deep would be
+ * written fine and then be unreadable.
+ *
+ * Both stop at 1,000 levels of nesting (cJSON's limit); deeper values are
+ * refused when written, so nothing is stored that cannot be read back.
  */
 #ifndef DICTSQLITE_EXT_JSON_CODECS_H
 #define DICTSQLITE_EXT_JSON_CODECS_H
