@@ -15,6 +15,7 @@ from dictsqlite._native import (
     CorruptValueError,
     DatabaseClosedError,
     DictSQLiteV4,
+    TableProxy,
     _flush_all,
 )
 from dictsqlite._native import sqlite_version as _sqlite_version
@@ -23,6 +24,7 @@ from dictsqlite.modules import safe_pickle
 __all__ = [
     "DictSQLiteV4",
     "DictSQLite",
+    "TableProxy",
     "Modes",
     "DatabaseClosedError",
     "CorruptValueError",
@@ -61,5 +63,6 @@ def sqlite_version() -> str:
 
 
 _MutableMapping.register(DictSQLiteV4)
+_MutableMapping.register(TableProxy)
 # Lazy-mode writes survive a normal exit even without close().
 _atexit.register(_flush_all)

@@ -8,13 +8,13 @@
 
 #include "codec.h"
 #include "dictsqlite/engine.h"
+#include "mapping.h"
 #include "module_state.h"
 
 typedef struct DictSQLiteV4Object {
-    PyObject_HEAD
+    DS_MAPPING_HEAD            /* db == self; ns is the instance's table_name */
     ds_engine *engine;         /* NULL before __init__ and after close() */
     ds_module_state *state;
-    uint32_t ns;               /* the instance's namespace (table_name) */
     ds_storage_mode storage;
     ds_persist_mode persist;
     int closed;                /* 1 until __init__ succeeds, and after close() */
@@ -30,6 +30,7 @@ typedef struct DictSQLiteV4Object {
 } DictSQLiteV4Object;
 
 extern PyType_Spec DictSQLiteV4_spec;
+extern PyType_Spec TableProxy_spec;
 
 /* Run stmt with the GIL released, pinning the object so close() from another
  * thread waits for it instead of freeing the engine under it. */
@@ -53,6 +54,18 @@ static inline int DSV4_USABLE(DictSQLiteV4Object *self)
     return dsv4_check_usable(self);
 }
 
+#define CHECK_USABLE_OR_NULL(self)                                             \
+    do {                                                                       \
+        if (DSV4_USABLE(self) < 0)                                             \
+            return NULL;                                                       \
+    } while (0)
+
+/* Release the cached decoded objects of entries the core freed. */
+void dsv4_drain_retired(DictSQLiteV4Object *self);
+
+/* Commit pending writes with the GIL released. 0 or -1. */
+int dsv4_flush_now(DictSQLiteV4Object *self);
+
 /* Raise the Python exception for a core failure. */
 void dsv4_raise(DictSQLiteV4Object *self, ds_status st, const ds_error *err);
 
@@ -69,5 +82,14 @@ int dsv4_clear(DictSQLiteV4Object *self, uint32_t ns);
 /* keys / values / items as lists, in key order */
 enum { DSV4_KEYS, DSV4_VALUES, DSV4_ITEMS };
 PyObject *dsv4_list(DictSQLiteV4Object *self, uint32_t ns, int what, Py_ssize_t limit);
+
+/* Intern table name (a str) as a namespace id. 0, or -1 with an exception. */
+int dsv4_namespace(DictSQLiteV4Object *self, PyObject *name, uint32_t *ns);
+
+/* A new TableProxy for namespace ns of db (defined in table_proxy.c). */
+PyObject *ds_table_proxy_new(DictSQLiteV4Object *db, uint32_t ns, PyObject *name);
+
+/* True for DictSQLiteV4 and TableProxy objects (and subclasses). */
+int dsv4_is_mapping(ds_module_state *st, PyObject *obj);
 
 #endif

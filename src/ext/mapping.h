@@ -1,0 +1,90 @@
+/* The dict API shared by DictSQLiteV4 and TableProxy.
+ *
+ * Both object structs start with DS_MAPPING_HEAD: the database that does the
+ * work (the object itself for DictSQLiteV4, the parent for a proxy) and the
+ * namespace id. The methods below read those two fields, so one
+ * implementation serves both types and a proxy costs one extra pointer hop.
+ */
+#ifndef DICTSQLITE_EXT_MAPPING_H
+#define DICTSQLITE_EXT_MAPPING_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+struct DictSQLiteV4Object;
+
+#define DS_MAPPING_HEAD                                                        \
+    PyObject_HEAD                                                              \
+    struct DictSQLiteV4Object *db; /* borrowed when it is the object itself */ \
+    uint32_t ns;
+
+typedef struct ds_mapping {
+    DS_MAPPING_HEAD
+} ds_mapping;
+
+#define DS_DB(obj) (((ds_mapping *)(obj))->db)
+#define DS_NS(obj) (((ds_mapping *)(obj))->ns)
+
+Py_ssize_t dsmap_length(PyObject *mapping);
+PyObject *dsmap_subscript(PyObject *mapping, PyObject *key);
+int dsmap_ass_subscript(PyObject *mapping, PyObject *key, PyObject *value);
+int dsmap_sq_contains(PyObject *mapping, PyObject *key);
+PyObject *dsmap_get_method(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs);
+PyObject *dsmap_set_method(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs);
+PyObject *dsmap_delete_method(PyObject *mapping, PyObject *key);
+PyObject *dsmap_contains_method(PyObject *mapping, PyObject *key);
+PyObject *dsmap_pop(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs);
+PyObject *dsmap_setdefault(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs);
+PyObject *dsmap_update(PyObject *mapping, PyObject *args, PyObject *kwds);
+PyObject *dsmap_bulk_insert(PyObject *mapping, PyObject *items);
+PyObject *dsmap_batch_get(PyObject *mapping, PyObject *keys);
+PyObject *dsmap_keys(PyObject *mapping, PyObject *unused);
+PyObject *dsmap_values(PyObject *mapping, PyObject *unused);
+PyObject *dsmap_items(PyObject *mapping, PyObject *unused);
+PyObject *dsmap_iter(PyObject *mapping);
+PyObject *dsmap_clear(PyObject *mapping, PyObject *unused);
+PyObject *dsmap_richcompare(PyObject *mapping, PyObject *other, int op);
+/* "{'k': v, ..., ... (N more)}": the first items and a count of the rest */
+PyObject *dsmap_preview(PyObject *mapping);
+
+#define DS_MAPPING_METHODS                                                     \
+    {"get", (PyCFunction)(void (*)(void))dsmap_get_method, METH_FASTCALL,      \
+     "get(key, default=None): the value of key, or default if it is missing."}, \
+    {"set", (PyCFunction)(void (*)(void))dsmap_set_method, METH_FASTCALL,      \
+     "set(key, value): same as db[key] = value."},                             \
+    {"delete", (PyCFunction)dsmap_delete_method, METH_O,                       \
+     "delete(key): same as del db[key]; KeyError if missing."},                \
+    {"contains", (PyCFunction)dsmap_contains_method, METH_O,                   \
+     "contains(key): same as key in db."},                                     \
+    {"pop", (PyCFunction)(void (*)(void))dsmap_pop, METH_FASTCALL,             \
+     "pop(key[, default]): remove key and return its value."},                 \
+    {"setdefault", (PyCFunction)(void (*)(void))dsmap_setdefault, METH_FASTCALL, \
+     "setdefault(key, default=None): the value of key, storing default first if missing."}, \
+    {"update", (PyCFunction)(void (*)(void))dsmap_update, METH_VARARGS | METH_KEYWORDS, \
+     "update(other=(), **kw): store many pairs as one batch (one transaction in " \
+     "writethrough mode)."},                                                   \
+    {"bulk_insert", (PyCFunction)dsmap_bulk_insert, METH_O,                    \
+     "bulk_insert(items): store a dict or iterable of pairs as one batch."},   \
+    {"batch_set", (PyCFunction)dsmap_bulk_insert, METH_O,                      \
+     "batch_set(items): store a dict or iterable of pairs as one batch."},     \
+    {"batch_get", (PyCFunction)dsmap_batch_get, METH_O,                        \
+     "batch_get(keys): dict of the keys found, with their values."},           \
+    {"keys", (PyCFunction)dsmap_keys, METH_NOARGS, "keys(): list of keys, in key order."}, \
+    {"values", (PyCFunction)dsmap_values, METH_NOARGS,                         \
+     "values(): list of values, in key order."},                               \
+    {"items", (PyCFunction)dsmap_items, METH_NOARGS,                           \
+     "items(): list of (key, value) pairs, in key order."},                    \
+    {"clear", (PyCFunction)dsmap_clear, METH_NOARGS,                           \
+     "clear(): remove every key of this table (other tables are untouched)."}
+
+#define DS_MAPPING_SLOTS                                                       \
+    {Py_tp_richcompare, dsmap_richcompare},                                    \
+    {Py_tp_iter, dsmap_iter},                                                  \
+    {Py_mp_length, dsmap_length},                                              \
+    {Py_mp_subscript, dsmap_subscript},                                        \
+    {Py_mp_ass_subscript, dsmap_ass_subscript},                                \
+    {Py_sq_contains, dsmap_sq_contains},                                       \
+    {Py_sq_length, dsmap_length}
+
+#endif
