@@ -31,6 +31,10 @@ typedef struct DictSQLiteV4Object {
 
 extern PyType_Spec DictSQLiteV4_spec;
 extern PyType_Spec TableProxy_spec;
+extern PyType_Spec KeyIterator_spec;
+
+/* A lazy iterator over the keys of a DictSQLiteV4 or TableProxy. */
+PyObject *ds_key_iterator_new(PyObject *mapping);
 
 /* Run stmt with the GIL released, pinning the object so close() from another
  * thread waits for it instead of freeing the engine under it. */

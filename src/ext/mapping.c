@@ -667,15 +667,8 @@ PyObject *dsmap_items(PyObject *mapping, PyObject *unused)
 
 PyObject *dsmap_iter(PyObject *mapping)
 {
-    DictSQLiteV4Object *self = DS_DB(mapping);
-    uint32_t ns = DS_NS(mapping);
-    CHECK_USABLE_OR_NULL(self);
-    PyObject *keys = dsv4_list(self, ns, DSV4_KEYS, -1);
-    if (!keys)
-        return NULL;
-    PyObject *it = PyObject_GetIter(keys);
-    Py_DECREF(keys);
-    return it;
+    CHECK_USABLE_OR_NULL(DS_DB(mapping));
+    return ds_key_iterator_new(mapping);
 }
 
 PyObject *dsmap_clear(PyObject *mapping, PyObject *unused)

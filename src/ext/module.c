@@ -90,6 +90,9 @@ static int native_exec(PyObject *mod)
     st->TableProxy_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &TableProxy_spec, NULL);
     if (!st->TableProxy_Type || PyModule_AddType(mod, st->TableProxy_Type) < 0)
         return -1;
+    st->KeyIterator_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &KeyIterator_spec, NULL);
+    if (!st->KeyIterator_Type)
+        return -1;
     if (add_exception(mod, &st->DatabaseClosedError, "dictsqlite.DatabaseClosedError",
                       "Raised when a closed database (or one inherited through fork()) "
                       "is used.", PyExc_ValueError) < 0)
@@ -125,6 +128,7 @@ static int native_traverse(PyObject *mod, visitproc visit, void *arg)
     ds_module_state *st = state_of(mod);
     Py_VISIT(st->DictSQLiteV4_Type);
     Py_VISIT(st->TableProxy_Type);
+    Py_VISIT(st->KeyIterator_Type);
     Py_VISIT(st->DatabaseClosedError);
     Py_VISIT(st->CorruptValueError);
     Py_VISIT(st->pickle_dumps);
@@ -140,6 +144,7 @@ static int native_clear(PyObject *mod)
     ds_module_state *st = state_of(mod);
     Py_CLEAR(st->DictSQLiteV4_Type);
     Py_CLEAR(st->TableProxy_Type);
+    Py_CLEAR(st->KeyIterator_Type);
     Py_CLEAR(st->DatabaseClosedError);
     Py_CLEAR(st->CorruptValueError);
     Py_CLEAR(st->pickle_dumps);

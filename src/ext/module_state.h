@@ -10,6 +10,7 @@
 typedef struct ds_module_state {
     PyTypeObject *DictSQLiteV4_Type;
     PyTypeObject *TableProxy_Type;
+    PyTypeObject *KeyIterator_Type;
     PyObject *DatabaseClosedError; /* ValueError subclass */
     PyObject *CorruptValueError;   /* ValueError subclass */
     PyObject *pickle_dumps;        /* pickle.dumps */

@@ -1,4 +1,4 @@
-/* Namespace walks for the binding (see scan.h). */
+/* Namespace cursors for the binding (see scan.h). */
 #include "scan.h"
 
 #include <stdlib.h>
@@ -8,16 +8,16 @@
  * enough that a page of 64 KiB values stays a few MB. */
 #define SCAN_PAGE_ROWS 256
 
-typedef struct {
+struct ds_scan_page {
     ds_row rows[SCAN_PAGE_ROWS];
     size_t n;
     int oom;
-} scan_page;
+};
 
 static int page_add(const char *key, size_t klen, uint8_t codec, const void *value,
                     size_t vlen, void *ctx)
 {
-    scan_page *page = ctx;
+    ds_scan_page *page = ctx;
     char *copy = malloc(klen + 1 + vlen);
     if (!copy) {
         page->oom = 1;
@@ -31,101 +31,156 @@ static int page_add(const char *key, size_t klen, uint8_t codec, const void *val
     return 0;
 }
 
-static void page_reset(scan_page *page)
+static void page_reset(ds_scan_page *page)
 {
     for (size_t i = 0; i < page->n; i++)
         free((void *)page->rows[i].key);
     page->n = 0;
 }
 
-static int scan_snapshot(ds_entry **arr, size_t n,
-                         Py_ssize_t limit, int (*fn)(const ds_row *, void *), void *ctx)
+void ds_cursor_init(ds_cursor *c, DictSQLiteV4Object *db, uint32_t ns, int with_values,
+                    int allow_snapshot)
 {
-    int rc = 0;
-    for (size_t i = 0; i < n && (limit < 0 || (Py_ssize_t)i < limit); i++) {
-        ds_entry *x = arr[i];
-        ds_row row = {ds_entry_key(x), x->klen, x->codec,
-                      (const char *)ds_entry_value(x), x->vlen, x};
-        if (fn(&row, ctx) < 0) {
-            rc = -1;
-            break;
+    memset(c, 0, sizeof(*c));
+    c->db = db;
+    c->ns = ns;
+    c->with_values = with_values;
+    /* memory mode has nothing but the hot tier */
+    c->started = !allow_snapshot && db->persist != DS_PERSIST_MEMORY ? 1 : 0;
+}
+
+static void release_entries(ds_cursor *c)
+{
+    if (!c->entries)
+        return;
+    ds_retire *retire = ds_engine_retire(c->db->engine);
+    for (size_t i = 0; i < c->n_entries; i++)
+        ds_entry_decref(c->entries[i], retire);
+    free(c->entries);
+    c->entries = NULL;
+}
+
+void ds_cursor_release(ds_cursor *c)
+{
+    if (c->entries && !c->db->engine) {
+        /* The database was closed while the cursor held entries: release
+         * them through a list of our own, then their cached objects here,
+         * since we hold the GIL. */
+        ds_retire local;
+        if (ds_retire_init(&local) == 0) {
+            for (size_t i = 0; i < c->n_entries; i++)
+                ds_entry_decref(c->entries[i], &local);
+            void **items;
+            size_t n = ds_retire_take(&local, &items);
+            for (size_t i = 0; i < n; i++)
+                Py_DECREF((PyObject *)items[i]);
+            free(items);
+            ds_retire_destroy(&local);
         }
+        free(c->entries);
+        c->entries = NULL;
     }
-    return rc;
+    release_entries(c);
+    if (c->page) {
+        page_reset(c->page);
+        PyMem_Free(c->page);
+        c->page = NULL;
+    }
+    free(c->after);
+    c->after = NULL;
+}
+
+/* Fetch the next SQLite page after the last key seen. 0 or -1. */
+static int fetch_page(ds_cursor *c)
+{
+    if (!c->page && !(c->page = PyMem_Calloc(1, sizeof(*c->page)))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (c->page->n) {
+        const ds_row *last = &c->page->rows[c->page->n - 1];
+        char *next = realloc(c->after, last->klen ? last->klen : 1);
+        if (!next) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        c->after = next;
+        memcpy(c->after, last->key, last->klen);
+        c->after_len = last->klen;
+        page_reset(c->page);
+    }
+    c->page_pos = 0;
+    size_t got = 0;
+    ds_error err;
+    ds_status st;
+    DictSQLiteV4Object *db = c->db;
+    DS_WITHOUT_GIL(db, st = ds_engine_scan(db->engine, c->ns, c->after, c->after_len,
+                                           SCAN_PAGE_ROWS, c->with_values, page_add,
+                                           c->page, &got, &err));
+    if (c->page->oom) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (st != DS_OK) {
+        dsv4_raise(db, st, &err);
+        return -1;
+    }
+    if (c->page->n < SCAN_PAGE_ROWS)
+        c->done = 1; /* after this page */
+    return 0;
+}
+
+int ds_cursor_next(ds_cursor *c, const ds_row **row)
+{
+    if (!c->started) {
+        c->started = 1;
+        ds_status st;
+        DictSQLiteV4Object *db = c->db;
+        DS_WITHOUT_GIL(db, st = ds_engine_snapshot(db->engine, c->ns, &c->entries,
+                                                   &c->n_entries));
+        if (st == DS_NOMEM) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        /* DS_NEED_IO: the hot tier lacks keys, read SQLite instead */
+        c->from_snapshot = st == DS_OK;
+    }
+    if (c->from_snapshot) {
+        if (c->pos >= c->n_entries)
+            return 0;
+        ds_entry *x = c->entries[c->pos++];
+        c->row = (ds_row){ds_entry_key(x), x->klen, x->codec,
+                          (const char *)ds_entry_value(x), x->vlen, x};
+        *row = &c->row;
+        return 1;
+    }
+    if (!c->page || c->page_pos >= c->page->n) {
+        if (c->page && c->done)
+            return 0;
+        if (fetch_page(c) < 0)
+            return -1;
+        if (c->page->n == 0)
+            return 0;
+    }
+    *row = &c->page->rows[c->page_pos++];
+    return 1;
 }
 
 int ds_scan_rows(DictSQLiteV4Object *self, uint32_t ns, int with_values,
                  Py_ssize_t limit, int (*fn)(const ds_row *row, void *ctx), void *ctx)
 {
-    ds_entry **arr = NULL;
-    size_t n = 0;
-    ds_status st;
-    DS_WITHOUT_GIL(self, st = ds_engine_snapshot(self->engine, ns, &arr, &n));
-    if (st == DS_OK) {
-        int rc = scan_snapshot(arr, n, limit, fn, ctx);
-        ds_retire *retire = ds_engine_retire(self->engine);
-        for (size_t i = 0; i < n; i++)
-            ds_entry_decref(arr[i], retire);
-        free(arr);
-        return rc;
-    }
-    if (st == DS_NOMEM) {
-        PyErr_NoMemory();
-        return -1;
-    }
-
-    scan_page *page = PyMem_Calloc(1, sizeof(*page));
-    if (!page) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    char *after = NULL;
-    size_t after_len = 0;
-    Py_ssize_t seen = 0;
+    ds_cursor c;
+    ds_cursor_init(&c, self, ns, with_values, 1);
+    const ds_row *row;
     int rc = 0;
-    for (;;) {
-        size_t want = SCAN_PAGE_ROWS;
-        if (limit >= 0 && (size_t)(limit - seen) < want)
-            want = (size_t)(limit - seen);
-        if (want == 0)
+    for (Py_ssize_t seen = 0; limit < 0 || seen < limit; seen++) {
+        rc = ds_cursor_next(&c, &row);
+        if (rc <= 0)
             break;
-        size_t got = 0;
-        ds_error err;
-        DS_WITHOUT_GIL(self, st = ds_engine_scan(self->engine, ns, after, after_len, want,
-                                                 with_values, page_add, page, &got, &err));
-        if (page->oom) {
-            PyErr_NoMemory();
-            rc = -1;
+        rc = fn(row, ctx);
+        if (rc < 0)
             break;
-        }
-        if (st != DS_OK) {
-            dsv4_raise(self, st, &err);
-            rc = -1;
-            break;
-        }
-        for (size_t i = 0; i < page->n; i++) {
-            if (fn(&page->rows[i], ctx) < 0) {
-                rc = -1;
-                break;
-            }
-        }
-        seen += (Py_ssize_t)page->n;
-        if (rc < 0 || page->n < want)
-            break;
-        const ds_row *last = &page->rows[page->n - 1];
-        char *next = realloc(after, last->klen ? last->klen : 1);
-        if (!next) {
-            PyErr_NoMemory();
-            rc = -1;
-            break;
-        }
-        after = next;
-        memcpy(after, last->key, last->klen);
-        after_len = last->klen;
-        page_reset(page);
     }
-    page_reset(page);
-    PyMem_Free(page);
-    free(after);
-    return rc;
+    ds_cursor_release(&c);
+    return rc < 0 ? -1 : 0;
 }
