@@ -149,8 +149,25 @@ ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err);
  * writes (they are retried by the next flush) and returns the error. */
 ds_status ds_engine_flush(ds_engine *e, ds_error *err);
 
-/* O(1): keys in namespace ns, counting writes not yet flushed. */
+/* O(1): keys in namespace ns, counting writes not yet flushed; -1 when
+ * another connection changed the file since the count was taken (then call
+ * ds_engine_recount, which needs SQLite). */
 int64_t ds_engine_len(ds_engine *e, uint32_t ns);
+ds_status ds_engine_recount(ds_engine *e, uint32_t ns, ds_error *err);
+
+/* Did another connection commit since this engine last caught up? One
+ * atomic load of the shared counter (gencounter.h). */
+int ds_engine_changed(ds_engine *e);
+
+/* Catch up with other connections' commits: flush our pending writes, drop
+ * every cached entry and mark table counts stale. Needs SQLite. A failed
+ * flush keeps everything and returns the error. */
+ds_status ds_engine_sync(ds_engine *e, ds_error *err);
+
+/* Pointers for an inlined version of ds_engine_changed (*gen is NULL in
+ * memory mode): changed when *gen != *seen. Valid until close. */
+void ds_engine_gen_pointers(ds_engine *e, const _Atomic uint64_t **gen,
+                            const _Atomic uint64_t **seen);
 
 /* Iterate namespace ns in key order (memcmp of UTF-8), a page at a time:
  * fn gets each key > after (all if after == NULL), at most limit of them.

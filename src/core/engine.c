@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dictsqlite/engine.h"
+#include "dictsqlite/gencounter.h"
 #include "dictsqlite/hotmap.h"
 #include "dictsqlite/keyset.h"
 #include "dictsqlite/store.h"
@@ -39,6 +40,13 @@ typedef struct ds_ns {
      * write needs it after the namespace stopped being complete; guarded by
      * write_lock. Without it, each new key would cost a SQLite lookup. */
     ds_keyset *keys;
+    /* 1 after another connection changed the file: count is unknown until
+     * ds_engine_recount, and puts skip the existence check that only served
+     * the count. */
+    atomic_int count_stale;
+    /* existence checks answered by SQLite since the last invalidation; the
+     * key set is only rebuilt once they add up (see ensure_keyset) */
+    uint32_t store_lookups;
 } ds_ns;
 
 struct ds_engine {
@@ -61,6 +69,13 @@ struct ds_engine {
      * it read if no write happened meanwhile (else it could cache a value
      * older than one written and already evicted in between). */
     atomic_uint_fast64_t write_seq;
+
+    /* Commits of every connection to the file (shared memory) and the value
+     * this engine has accounted for; they differ once another connection
+     * commits. seen is written under flush_lock. */
+    ds_gencounter *gen;
+    _Atomic uint64_t seen_gen;
+    uint64_t external_changes; /* under flush_lock */
 
     /* background flusher */
     pthread_t flusher;
@@ -98,6 +113,8 @@ static size_t default_shards(void)
 
 static void *flusher_main(void *arg);
 static void ensure_keyset(ds_engine *e, uint32_t ns);
+static ds_status flush_locked(ds_engine *e, ds_error *err);
+static void note_own_commit(ds_engine *e);
 
 static ds_status start_flusher(ds_engine *e)
 {
@@ -187,6 +204,10 @@ ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error 
         st = ds_store_open(cfg->path, &cfg->store, &e->store, err);
         if (st != DS_OK)
             goto fail;
+        st = ds_gencounter_open(cfg->path, &e->gen, err);
+        if (st != DS_OK)
+            goto fail;
+        atomic_init(&e->seen_gen, ds_gencounter_load(e->gen));
         if (cfg->enable_flusher && start_flusher(e) != DS_OK) {
             st = ds_error_set(err, DS_NOMEM, "cannot start the flusher thread");
             goto fail;
@@ -196,6 +217,7 @@ ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error 
     return DS_OK;
 
 fail:
+    ds_gencounter_close(e->gen);
     ds_store_close(e->store);
     e->store = NULL;
     free_tiers(e);
@@ -220,6 +242,8 @@ ds_status ds_engine_close(ds_engine *e, int force, ds_error *err)
         }
         ds_store_close(e->store);
         e->store = NULL;
+        ds_gencounter_close(e->gen);
+        e->gen = NULL;
     }
     free_tiers(e);
     e->closed = 1;
@@ -295,6 +319,7 @@ ds_status ds_engine_ns(ds_engine *e, const char *name, size_t len, uint32_t *id,
     ns->len = len;
     atomic_init(&ns->count, count);
     atomic_init(&ns->complete, count == 0);
+    atomic_init(&ns->count_stale, 0);
 
     pthread_mutex_lock(&e->ns_lock);
     /* Another thread may have interned the same name meanwhile. */
@@ -343,7 +368,10 @@ const char *ds_engine_ns_name(ds_engine *e, uint32_t id, size_t *len)
 
 int64_t ds_engine_len(ds_engine *e, uint32_t ns)
 {
-    return atomic_load_explicit(&ns_at(e, ns)->count, memory_order_relaxed);
+    ds_ns *n = ns_at(e, ns);
+    if (atomic_load(&n->count_stale))
+        return -1;
+    return atomic_load_explicit(&n->count, memory_order_relaxed);
 }
 
 /* ---- tier helpers (write_lock held unless said otherwise) -------------- */
@@ -392,7 +420,7 @@ static void promote(ds_engine *e, ds_entry *x, uint64_t seq)
 {
     if (pthread_mutex_trylock(&e->write_lock) != 0)
         return;
-    if (atomic_load(&e->write_seq) == seq)
+    if (atomic_load(&e->write_seq) == seq && !ds_engine_changed(e))
         hot_insert(e, ds_entry_incref(x), NULL);
     pthread_mutex_unlock(&e->write_lock);
 }
@@ -438,6 +466,7 @@ static ds_status exists_locked(ds_engine *e, uint32_t ns, const char *key,
     }
     if (!allow_io)
         return DS_NEED_IO;
+    n->store_lookups++;
     ds_status st = ds_store_exists(e->store, n->name, n->len, key, klen, err);
     if (st == DS_OK || st == DS_NOTFOUND) {
         *exists = st == DS_OK;
@@ -465,6 +494,93 @@ static ds_status maybe_flush(ds_engine *e, int allow_io, int *flush_due,
     if (flush_due)
         *flush_due = 1;
     return DS_OK;
+}
+
+/* ---- other connections ------------------------------------------------ */
+
+int ds_engine_changed(ds_engine *e)
+{
+    return e->gen &&
+           ds_gencounter_load(e->gen) != atomic_load_explicit(&e->seen_gen, memory_order_acquire);
+}
+
+void ds_engine_gen_pointers(ds_engine *e, const _Atomic uint64_t **gen,
+                            const _Atomic uint64_t **seen)
+{
+    *gen = e->gen ? ds_gencounter_value_ptr(e->gen) : NULL;
+    *seen = &e->seen_gen;
+}
+
+/* After our own commit (flush_lock held): if nobody else committed since we
+ * last looked, our cached state is still exact and we just move along. */
+static void note_own_commit(ds_engine *e)
+{
+    uint64_t before = ds_gencounter_bump(e->gen);
+    if (before == atomic_load(&e->seen_gen))
+        atomic_store(&e->seen_gen, before + 1);
+}
+
+ds_status ds_engine_sync(ds_engine *e, ds_error *err)
+{
+    if (!ds_engine_changed(e))
+        return DS_OK;
+    pthread_mutex_lock(&e->flush_lock);
+    pthread_mutex_lock(&e->write_lock);
+    ds_status st = DS_OK;
+    uint64_t now = ds_gencounter_load(e->gen);
+    if (now != atomic_load(&e->seen_gen)) {
+        /* Our pending writes are newer than what we cached; commit them, so
+         * that every tier may then be dropped and reread from SQLite. If that
+         * fails nothing is dropped and the next call tries again. */
+        st = flush_locked(e, err);
+        if (st == DS_OK) {
+            ds_hotmap_clear(e->hot, UINT32_MAX);
+            ds_warm_clear(e->warm, UINT32_MAX);
+            pthread_mutex_lock(&e->ns_lock);
+            for (uint32_t i = 0; i < e->ns_count; i++) {
+                ds_ns *n = ns_at(e, i);
+                atomic_store(&n->count_stale, 1);
+                atomic_store(&n->complete, 0);
+                ds_keyset_free(n->keys);
+                n->keys = NULL;
+                n->store_lookups = 0;
+            }
+            pthread_mutex_unlock(&e->ns_lock);
+            /* Everything committed up to now (our own flush included) is
+             * either dropped or will be read fresh: no read promotes into
+             * the hot tier while seen lags, and write_seq below stops reads
+             * that began earlier from caching what they got. */
+            atomic_store(&e->seen_gen, ds_gencounter_load(e->gen));
+            e->external_changes++;
+            /* a read that began before this must not cache what it read */
+            atomic_fetch_add(&e->write_seq, 1);
+        }
+    }
+    pthread_mutex_unlock(&e->write_lock);
+    pthread_mutex_unlock(&e->flush_lock);
+    return st;
+}
+
+ds_status ds_engine_recount(ds_engine *e, uint32_t ns, ds_error *err)
+{
+    ds_ns *n = ns_at(e, ns);
+    pthread_mutex_lock(&e->flush_lock);
+    pthread_mutex_lock(&e->write_lock);
+    ds_status st = DS_OK;
+    if (atomic_load(&n->count_stale)) {
+        int64_t count = 0;
+        st = flush_locked(e, err);
+        if (st == DS_OK)
+            st = ds_store_count(e->store, n->name, n->len, &count, err);
+        if (st == DS_OK) {
+            atomic_store(&n->count, count);
+            atomic_store(&n->count_stale, 0);
+            atomic_store(&n->complete, count == 0);
+        }
+    }
+    pthread_mutex_unlock(&e->write_lock);
+    pthread_mutex_unlock(&e->flush_lock);
+    return st;
 }
 
 /* ---- reads ------------------------------------------------------------- */
@@ -550,8 +666,9 @@ static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
     /* In a complete namespace every key is in the hot map, so whether the
      * put replaced something there is the whole answer: one lookup saved. */
     int complete = atomic_load(&n->complete);
+    int stale = atomic_load(&n->count_stale);
     int exists = 0;
-    if (!complete) {
+    if (!complete && !stale) {
         ds_status st = exists_locked(e, ns, it->key, it->klen, it->hash, allow_io,
                                      &exists, err);
         if (st != DS_OK)
@@ -573,7 +690,7 @@ static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
     hot_insert(e, x, &replaced);
     if (complete)
         exists = replaced;
-    if (!exists) {
+    if (!exists && !stale) {
         atomic_fetch_add_explicit(&n->count, 1, memory_order_relaxed);
         if (n->keys && ds_keyset_add(n->keys, ds_hash_bytes(it->key, it->klen)) < 0) {
             /* Without the hash the set could answer "absent" wrongly; drop it
@@ -655,7 +772,8 @@ ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t kl
         if (old)
             ds_entry_decref(old, &e->retire);
         ds_ns *n = ns_at(e, ns);
-        atomic_fetch_sub_explicit(&n->count, 1, memory_order_relaxed);
+        if (!atomic_load(&n->count_stale))
+            atomic_fetch_sub_explicit(&n->count, 1, memory_order_relaxed);
         if (n->keys)
             ds_keyset_remove(n->keys, ds_hash_bytes(key, klen));
         atomic_fetch_add(&e->write_seq, 1);
@@ -675,6 +793,8 @@ ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err)
     /* SQLite first: if it fails, every tier still holds what it held. */
     if (e->store)
         st = ds_store_clear_ns(e->store, n->name, n->len, err);
+    if (st == DS_OK && e->store)
+        note_own_commit(e);
     if (st == DS_OK) {
         if (e->wbuf)
             ds_wbuf_drop_ns(e->wbuf, ns);
@@ -682,6 +802,7 @@ ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err)
             ds_warm_clear(e->warm, ns);
         ds_hotmap_clear(e->hot, ns);
         atomic_store(&n->count, 0);
+        atomic_store(&n->count_stale, 0);
         atomic_store(&n->complete, 1);
         ds_keyset_free(n->keys);
         n->keys = NULL;
@@ -726,6 +847,7 @@ static ds_status flush_locked(ds_engine *e, ds_error *err)
     if (rows != &one)
         free(rows);
     if (st == DS_OK) {
+        note_own_commit(e);
         atomic_fetch_add(&e->flushes, 1);
         atomic_fetch_add(&e->rows_flushed, n);
     } else {
@@ -758,7 +880,12 @@ static int keyset_add_row(const char *key, size_t klen, uint8_t codec,
 static void ensure_keyset(ds_engine *e, uint32_t ns)
 {
     ds_ns *n = ns_at(e, ns);
-    if (!e->store || atomic_load(&n->complete) || n->keys)
+    if (!e->store || atomic_load(&n->complete) || n->keys || atomic_load(&n->count_stale))
+        return;
+    /* While other connections keep writing, every change of theirs drops the
+     * set; rebuilding it (a scan of the table) only pays off once enough
+     * single-key lookups have been spent instead. */
+    if (e->external_changes && n->store_lookups < 1024)
         return;
     pthread_mutex_lock(&e->flush_lock);
     pthread_mutex_lock(&e->write_lock);

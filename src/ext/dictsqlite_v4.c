@@ -217,6 +217,7 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     self->engine = engine;
+    ds_engine_gen_pointers(engine, &self->gen_ptr, &self->seen_ptr);
     self->table_name = table_obj ? Py_NewRef(table_obj) : PyUnicode_FromString("main");
     Py_ssize_t tlen;
     const char *tname = self->table_name ? PyUnicode_AsUTF8AndSize(self->table_name, &tlen) : NULL;
@@ -431,7 +432,7 @@ static PyObject *V4_stats(DictSQLiteV4Object *self, PyObject *unused)
         stats_set(d, "flush_failures", PyLong_FromUnsignedLongLong(s.flush_failures)) < 0 ||
         stats_set(d, "file_size_bytes", s.file_bytes < 0 ? Py_NewRef(Py_None)
                                                          : PyLong_FromLongLong(s.file_bytes)) < 0 ||
-        stats_set(d, "len", PyLong_FromLongLong(ds_engine_len(self->engine, self->ns))) < 0) {
+        stats_set(d, "len", PyLong_FromSsize_t(dsmap_length((PyObject *)self))) < 0) {
         Py_DECREF(d);
         return NULL;
     }

@@ -5,6 +5,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdatomic.h>
 
 #include "codec.h"
 #include "dictsqlite/engine.h"
@@ -21,6 +22,10 @@ typedef struct DictSQLiteV4Object {
     int in_flight;             /* calls running with the GIL released; close()
                                 * waits for them (guarded by the GIL) */
     unsigned long fork_generation;
+    /* the shared commit counter and the value this engine caught up with
+     * (ds_engine_gen_pointers); gen_ptr is NULL in memory mode */
+    const _Atomic uint64_t *gen_ptr;
+    const _Atomic uint64_t *seen_ptr;
     size_t hot_capacity;
     size_t buffer_size;
     PyObject *path;            /* str */
@@ -51,10 +56,21 @@ PyObject *ds_key_iterator_new(PyObject *mapping);
  * inherited through fork()). */
 int dsv4_check_usable(DictSQLiteV4Object *self);
 
+/* Catch up with another connection's commits (SQLite work, GIL released).
+ * 0 or -1 with an exception. */
+int dsv4_sync(DictSQLiteV4Object *self);
+
+/* Every operation starts here: usable, and in step with other connections
+ * to the same file (one atomic load when nothing changed). */
 static inline int DSV4_USABLE(DictSQLiteV4Object *self)
 {
-    if (DS_LIKELY(!self->closed && self->fork_generation == ds_fork_generation))
+    if (DS_LIKELY(!self->closed && self->fork_generation == ds_fork_generation)) {
+        if (DS_UNLIKELY(self->gen_ptr &&
+                        atomic_load_explicit(self->gen_ptr, memory_order_acquire) !=
+                            atomic_load_explicit(self->seen_ptr, memory_order_acquire)))
+            return dsv4_sync(self);
         return 0;
+    }
     return dsv4_check_usable(self);
 }
 

@@ -11,7 +11,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *mapping; /* the DictSQLiteV4 or TableProxy iterated */
     ds_cursor cursor;
-    int64_t start_len;
+    Py_ssize_t start_len;
     int finished;
 } KeyIteratorObject;
 
@@ -23,9 +23,15 @@ PyObject *ds_key_iterator_new(PyObject *mapping)
     if (!it)
         return NULL;
     it->mapping = Py_NewRef(mapping);
-    ds_cursor_init(&it->cursor, db, DS_NS(mapping), 0, 0);
-    it->start_len = ds_engine_len(db->engine, DS_NS(mapping));
     it->finished = 0;
+    ds_cursor_init(&it->cursor, db, DS_NS(mapping), 0, 0);
+    it->start_len = dsmap_length(mapping);
+    if (it->start_len < 0) {
+        it->finished = 1;
+        ds_cursor_release(&it->cursor);
+        Py_DECREF(it);
+        return NULL;
+    }
     PyObject_GC_Track(it);
     return (PyObject *)it;
 }
@@ -42,12 +48,12 @@ static PyObject *KeyIterator_next(KeyIteratorObject *it)
 {
     if (it->finished)
         return NULL;
-    DictSQLiteV4Object *db = DS_DB(it->mapping);
-    if (DSV4_USABLE(db) < 0) {
+    Py_ssize_t now = dsmap_length(it->mapping);
+    if (now < 0) {
         finish(it);
         return NULL;
     }
-    if (ds_engine_len(db->engine, DS_NS(it->mapping)) != it->start_len) {
+    if (now != it->start_len) {
         finish(it);
         PyErr_SetString(PyExc_RuntimeError, "the table changed size during iteration");
         return NULL;

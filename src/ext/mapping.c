@@ -26,6 +26,19 @@ int dsv4_check_usable(DictSQLiteV4Object *self)
     return -1;
 }
 
+int dsv4_sync(DictSQLiteV4Object *self)
+{
+    ds_error err;
+    ds_status st;
+    DS_WITHOUT_GIL(self, st = ds_engine_sync(self->engine, &err));
+    dsv4_drain_retired(self);
+    if (st != DS_OK) {
+        dsv4_raise(self, st, &err);
+        return -1;
+    }
+    return 0;
+}
+
 void dsv4_raise(DictSQLiteV4Object *self, ds_status st, const ds_error *err)
 {
     const char *msg = err && err->msg[0] ? err->msg : ds_status_name(st);
@@ -381,7 +394,19 @@ Py_ssize_t dsmap_length(PyObject *mapping)
     uint32_t ns = DS_NS(mapping);
     if (DSV4_USABLE(self) < 0)
         return -1;
-    return (Py_ssize_t)ds_engine_len(self->engine, ns);
+    int64_t n = ds_engine_len(self->engine, ns);
+    if (DS_UNLIKELY(n < 0)) {
+        /* another connection changed the table: count it again, once */
+        ds_error err;
+        ds_status st;
+        DS_WITHOUT_GIL(self, st = ds_engine_recount(self->engine, ns, &err));
+        if (st != DS_OK) {
+            dsv4_raise(self, st, &err);
+            return -1;
+        }
+        n = ds_engine_len(self->engine, ns);
+    }
+    return (Py_ssize_t)n;
 }
 
 PyObject *dsmap_subscript(PyObject *mapping, PyObject *key)
@@ -748,7 +773,11 @@ PyObject *dsmap_preview(PyObject *mapping)
     Py_DECREF(d);
     if (!text)
         return NULL;
-    int64_t total = ds_engine_len(self->engine, ns);
+    Py_ssize_t total = dsmap_length(mapping);
+    if (total < 0) {
+        Py_DECREF(text);
+        return NULL;
+    }
     if (total > REPR_PREVIEW_ITEMS) {
         /* '{..., 'k': v}' -> '{..., 'k': v, ... (N more)}' */
         PyObject *head = PyUnicode_Substring(text, 0, PyUnicode_GET_LENGTH(text) - 1);
