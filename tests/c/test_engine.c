@@ -314,6 +314,32 @@ static void test_failed_flush_keeps_the_buffer_and_reports(void)
     close_engine(e);
 }
 
+static void test_two_engines_on_one_file_see_each_others_commits(void)
+{
+    ds_engine *a = open_engine("two.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
+    ds_engine *b = open_engine("two.db", DS_PERSIST_LAZY, 1000, 100, 0);
+    uint32_t na = ns_of(a, "main"), nb = ns_of(b, "main");
+    CHECK_EQ_INT(put(a, na, "k", "v1"), DS_OK);
+    CHECK(ds_engine_changed(b));
+    ds_error err;
+    CHECK_EQ_INT(ds_engine_sync(b, &err), DS_OK);
+    CHECK(!ds_engine_changed(b));
+    CHECK_EQ_INT(has(b, nb, "k", "v1"), 1); /* now cached in b's hot tier */
+    CHECK_EQ_INT(put(a, na, "k", "v2"), DS_OK);
+    CHECK_EQ_INT(ds_engine_sync(b, &err), DS_OK);
+    CHECK_EQ_INT(has(b, nb, "k", "v2"), 1);
+    CHECK_EQ_INT(ds_engine_len(b, nb), -1); /* stale until recounted */
+    CHECK_EQ_INT(ds_engine_recount(b, nb, &err), DS_OK);
+    CHECK_EQ_INT(ds_engine_len(b, nb), 1);
+    /* b's own commit does not make b think someone else wrote */
+    CHECK_EQ_INT(put(b, nb, "mine", "x"), DS_OK);
+    CHECK_EQ_INT(ds_engine_flush(b, &err), DS_OK);
+    CHECK(!ds_engine_changed(b));
+    CHECK(ds_engine_changed(a));
+    close_engine(a);
+    close_engine(b);
+}
+
 static void test_unwritable_path_reports_the_path(void)
 {
     ds_engine_config cfg = {0};
@@ -342,6 +368,7 @@ int main(void)
     RUN_TEST(test_snapshot_and_scan_are_in_key_order);
     RUN_TEST(test_flusher_thread_commits_within_the_interval);
     RUN_TEST(test_failed_flush_keeps_the_buffer_and_reports);
+    RUN_TEST(test_two_engines_on_one_file_see_each_others_commits);
     RUN_TEST(test_unwritable_path_reports_the_path);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
