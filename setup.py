@@ -13,6 +13,7 @@ from setuptools import Extension, setup
 SYSTEM_LIBRARIES = {
     "sqlite3": "libsqlite3-dev",
     "libcrypto": "libssl-dev",
+    "libargon2": "libargon2-dev",
     "msgpack": "libmsgpack-dev",
     "libcjson": "libcjson-dev",
 }

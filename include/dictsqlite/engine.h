@@ -52,6 +52,11 @@ typedef struct ds_engine_config {
     int enable_flusher;        /* background flusher thread (lazy/writethrough) */
     unsigned flush_interval_ms;
     ds_store_options store;
+    /* Encrypt values (crypto.h) with a key derived from this password; NULL
+     * for none. A database that already has a key check refuses another
+     * password at open (DS_INVALID). */
+    const char *password;
+    size_t password_len;
 } ds_engine_config;
 
 typedef struct ds_engine ds_engine;
@@ -65,6 +70,7 @@ typedef struct ds_engine_stats {
     uint64_t cold_reads, cold_hits;
     uint64_t flushes, rows_flushed, flush_failures;
     int64_t file_bytes;          /* -1 if unknown or memory mode */
+    int encrypted;               /* values are encrypted in SQLite */
 } ds_engine_stats;
 
 ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error *err);

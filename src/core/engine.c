@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dictsqlite/crypto.h"
 #include "dictsqlite/engine.h"
 #include "dictsqlite/gencounter.h"
 #include "dictsqlite/hotmap.h"
@@ -73,6 +75,7 @@ struct ds_engine {
     /* Commits of every connection to the file (shared memory) and the value
      * this engine has accounted for; they differ once another connection
      * commits. seen is written under flush_lock. */
+    ds_crypto *crypto; /* NULL: values are stored in plain text */
     ds_gencounter *gen;
     _Atomic uint64_t seen_gen;
     uint64_t external_changes; /* under flush_lock */
@@ -164,6 +167,86 @@ static void free_tiers(ds_engine *e)
     }
 }
 
+/* Meta rows of an encrypted database: the Argon2id salt and parameters, and
+ * a key check so a wrong password fails here rather than at the first read. */
+#define META_KDF "kdf"
+#define META_SALT "kdf_salt"
+#define META_CHECK "key_check"
+
+static ds_status parse_kdf(const char *text, size_t len, ds_kdf_params *p)
+{
+    char buf[128];
+    if (len >= sizeof(buf))
+        return DS_CORRUPT;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    unsigned t, m, par;
+    if (sscanf(buf, "argon2id:t=%u,m=%u,p=%u", &t, &m, &par) != 3)
+        return DS_CORRUPT;
+    p->t_cost = t;
+    p->m_cost_kib = m;
+    p->parallelism = par;
+    return DS_OK;
+}
+
+static ds_status setup_crypto(ds_engine *e, const ds_engine_config *cfg, ds_error *err)
+{
+    const char *path = ds_store_path(e->store);
+    void *salt = NULL, *kdf = NULL, *check = NULL;
+    size_t salt_len = 0, kdf_len = 0, check_len = 0;
+    ds_kdf_params params = DS_KDF_DEFAULTS;
+    uint8_t fresh_salt[DS_CRYPTO_SALT_LEN];
+    ds_status st = ds_store_meta_get(e->store, META_SALT, &salt, &salt_len, err);
+    if (st == DS_OK) {
+        if (salt_len != DS_CRYPTO_SALT_LEN ||
+            ds_store_meta_get(e->store, META_KDF, &kdf, &kdf_len, err) != DS_OK ||
+            parse_kdf(kdf, kdf_len, &params) != DS_OK) {
+            st = ds_error_set(err, DS_CORRUPT, "%s: the encryption parameters in "
+                              "dictsqlite_meta are damaged", path);
+            goto done;
+        }
+    } else if (st == DS_NOTFOUND) {
+        st = ds_crypto_random_salt(fresh_salt, err);
+        if (st != DS_OK)
+            goto done;
+        char text[128];
+        int n = snprintf(text, sizeof(text), "argon2id:t=%u,m=%u,p=%u", params.t_cost,
+                         params.m_cost_kib, params.parallelism);
+        st = ds_store_meta_set(e->store, META_KDF, text, (size_t)n, err);
+        if (st == DS_OK)
+            st = ds_store_meta_set(e->store, META_SALT, fresh_salt, sizeof(fresh_salt), err);
+        if (st != DS_OK)
+            goto done;
+    } else {
+        goto done;
+    }
+    st = ds_crypto_new(cfg->password, cfg->password_len,
+                       salt ? (const uint8_t *)salt : fresh_salt, &params, &e->crypto, err);
+    if (st != DS_OK)
+        goto done;
+    st = ds_store_meta_get(e->store, META_CHECK, &check, &check_len, err);
+    if (st == DS_OK) {
+        if (ds_crypto_verify_check(e->crypto, check, check_len, err) != DS_OK)
+            st = ds_error_set(err, DS_INVALID, "wrong encryption_password for %s "
+                              "(the key check stored in the database does not match)", path);
+    } else if (st == DS_NOTFOUND) {
+        uint8_t made[64];
+        size_t made_len = 0;
+        st = ds_crypto_make_check(e->crypto, made, &made_len, err);
+        if (st == DS_OK)
+            st = ds_store_meta_set(e->store, META_CHECK, made, made_len, err);
+    }
+done:
+    free(salt);
+    free(kdf);
+    free(check);
+    if (st != DS_OK) {
+        ds_crypto_free(e->crypto);
+        e->crypto = NULL;
+    }
+    return st;
+}
+
 ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error *err)
 {
     *out = NULL;
@@ -212,6 +295,11 @@ ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error 
         if (st != DS_OK)
             goto fail;
         atomic_init(&e->seen_gen, ds_gencounter_load(e->gen));
+        if (cfg->password) {
+            st = setup_crypto(e, cfg, err);
+            if (st != DS_OK)
+                goto fail;
+        }
         if (cfg->enable_flusher && start_flusher(e) != DS_OK) {
             st = ds_error_set(err, DS_NOMEM, "cannot start the flusher thread");
             goto fail;
@@ -221,6 +309,7 @@ ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error 
     return DS_OK;
 
 fail:
+    ds_crypto_free(e->crypto);
     ds_gencounter_close(e->gen);
     ds_store_close(e->store);
     e->store = NULL;
@@ -248,6 +337,8 @@ ds_status ds_engine_close(ds_engine *e, int force, ds_error *err)
         e->store = NULL;
         ds_gencounter_close(e->gen);
         e->gen = NULL;
+        ds_crypto_free(e->crypto);
+        e->crypto = NULL;
     }
     free_tiers(e);
     e->closed = 1;
@@ -587,6 +678,33 @@ ds_status ds_engine_recount(ds_engine *e, uint32_t ns, ds_error *err)
     return st;
 }
 
+/* Replace an encrypted value read from SQLite by its plaintext. Without a
+ * password the value stays sealed and the binding reports it. */
+static ds_status unseal(ds_engine *e, const ds_ns *n, const char *key, size_t klen,
+                        uint8_t *codec, void **value, size_t *vlen, ds_error *err)
+{
+    size_t plain_len = *vlen >= DS_CRYPTO_OVERHEAD ? *vlen - DS_CRYPTO_OVERHEAD : 0;
+    uint8_t *plain = malloc(plain_len ? plain_len : 1);
+    if (!plain) {
+        free(*value);
+        return ds_error_set(err, DS_NOMEM, "out of memory decrypting a value");
+    }
+    ds_status st = ds_crypto_open(e->crypto, n->name, n->len, key, klen, *value, *vlen,
+                                  plain, err);
+    free(*value);
+    if (st != DS_OK) {
+        free(plain);
+        return ds_error_set(err, st, "cannot decrypt the value of key '%.*s' in table "
+                            "'%.*s': wrong password, or the data was tampered with or "
+                            "moved", (int)(klen > 200 ? 200 : klen), key,
+                            (int)(n->len > 100 ? 100 : n->len), n->name);
+    }
+    *value = plain;
+    *vlen = plain_len;
+    *codec &= (uint8_t)~DS_CODEC_FLAG_ENCRYPTED;
+    return DS_OK;
+}
+
 /* ---- reads ------------------------------------------------------------- */
 
 int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,
@@ -637,6 +755,11 @@ ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
     if (st != DS_OK)
         return st;
     atomic_fetch_add_explicit(&e->cold_hits, 1, memory_order_relaxed);
+    if ((codec & DS_CODEC_FLAG_ENCRYPTED) && e->crypto) {
+        st = unseal(e, n, key, klen, &codec, &value, &vlen, err);
+        if (st != DS_OK)
+            return st;
+    }
     x = ds_entry_new(ns, key, klen, hash, codec, value, vlen, 0);
     free(value);
     if (!x)
@@ -834,7 +957,24 @@ static ds_status flush_locked(ds_engine *e, ds_error *err)
         ds_wbuf_end_flush(e->wbuf, 0);
         return ds_error_set(err, DS_NOMEM, "out of memory flushing %zu writes", n);
     }
-    for (size_t i = 0; i < n; i++) {
+    /* With encryption, every value is sealed into one arena for the batch. */
+    uint8_t *sealed = NULL;
+    if (e->crypto) {
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!(items[i]->flags & DS_ENTRY_TOMBSTONE))
+                total += ds_crypto_sealed_len(items[i]->vlen);
+        sealed = malloc(total ? total : 1);
+        if (!sealed) {
+            ds_wbuf_end_flush(e->wbuf, 0);
+            if (rows != &one)
+                free(rows);
+            return ds_error_set(err, DS_NOMEM, "out of memory encrypting %zu writes", n);
+        }
+    }
+    size_t off = 0;
+    st = DS_OK;
+    for (size_t i = 0; i < n && st == DS_OK; i++) {
         const ds_entry *x = items[i];
         ds_ns *ns = ns_at(e, x->ns);
         rows[i].tbl = ns->name;
@@ -845,11 +985,21 @@ static ds_status flush_locked(ds_engine *e, ds_error *err)
         rows[i].vlen = x->vlen;
         rows[i].codec = x->codec;
         rows[i].is_delete = (x->flags & DS_ENTRY_TOMBSTONE) != 0;
+        if (sealed && !rows[i].is_delete) {
+            st = ds_crypto_seal(e->crypto, ns->name, ns->len, ds_entry_key(x), x->klen,
+                                ds_entry_value(x), x->vlen, sealed + off, err);
+            rows[i].value = sealed + off;
+            rows[i].vlen = ds_crypto_sealed_len(x->vlen);
+            rows[i].codec = x->codec | DS_CODEC_FLAG_ENCRYPTED;
+            off += rows[i].vlen;
+        }
     }
-    st = ds_store_write_batch(e->store, rows, n, err);
+    if (st == DS_OK)
+        st = ds_store_write_batch(e->store, rows, n, err);
     ds_wbuf_end_flush(e->wbuf, st == DS_OK);
     if (rows != &one)
         free(rows);
+    free(sealed);
     if (st == DS_OK) {
         note_own_commit(e);
         atomic_fetch_add(&e->flushes, 1);
@@ -935,6 +1085,35 @@ ds_status ds_engine_snapshot(ds_engine *e, uint32_t ns, ds_entry ***out, size_t 
     return DS_OK;
 }
 
+typedef struct {
+    ds_engine *e;
+    const ds_ns *n;
+    ds_store_row_fn fn;
+    void *ctx;
+    ds_status st;
+    ds_error *err;
+} unseal_ctx;
+
+static int unseal_row(const char *key, size_t klen, uint8_t codec, const void *value,
+                      size_t vlen, void *ctx_)
+{
+    unseal_ctx *c = ctx_;
+    if (!(codec & DS_CODEC_FLAG_ENCRYPTED))
+        return c->fn(key, klen, codec, value, vlen, c->ctx);
+    void *copy = malloc(vlen ? vlen : 1);
+    if (!copy) {
+        c->st = ds_error_set(c->err, DS_NOMEM, "out of memory decrypting a value");
+        return 1;
+    }
+    memcpy(copy, value, vlen);
+    c->st = unseal(c->e, c->n, key, klen, &codec, &copy, &vlen, c->err);
+    if (c->st != DS_OK)
+        return 1;
+    int r = c->fn(key, klen, codec, copy, vlen, c->ctx);
+    free(copy);
+    return r;
+}
+
 ds_status ds_engine_scan(ds_engine *e, uint32_t ns, const char *after,
                          size_t after_len, size_t limit, int with_values,
                          ds_store_row_fn fn, void *ctx, size_t *n_out,
@@ -947,8 +1126,13 @@ ds_status ds_engine_scan(ds_engine *e, uint32_t ns, const char *after,
     if (st != DS_OK)
         return st;
     ds_ns *n = ns_at(e, ns);
-    return ds_store_scan(e->store, n->name, n->len, after, after_len, limit,
-                         with_values, fn, ctx, n_out, err);
+    if (!e->crypto || !with_values)
+        return ds_store_scan(e->store, n->name, n->len, after, after_len, limit,
+                             with_values, fn, ctx, n_out, err);
+    unseal_ctx c = {e, n, fn, ctx, DS_OK, err};
+    st = ds_store_scan(e->store, n->name, n->len, after, after_len, limit, with_values,
+                       unseal_row, &c, n_out, err);
+    return st != DS_OK ? st : c.st;
 }
 
 typedef struct {
@@ -1049,6 +1233,7 @@ void ds_engine_get_stats(ds_engine *e, ds_engine_stats *out)
     out->hot_misses = hs.misses;
     out->hot_evictions = hs.evictions;
     out->file_bytes = -1;
+    out->encrypted = e->crypto != NULL;
     if (e->warm) {
         ds_warm_stats ws;
         ds_warm_get_stats(e->warm, &ws);

@@ -156,11 +156,32 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
                      flush_interval_ms);
         return -1;
     }
+    const char *password_bytes = NULL;
+    Py_ssize_t password_len = 0;
     if (password != Py_None) {
-        PyErr_SetString(PyExc_NotImplementedError,
-                        "encryption_password: encryption is not available in this "
-                        "version of dictsqlite yet; refusing to store the data unencrypted");
-        return -1;
+        if (PyUnicode_Check(password)) {
+            password_bytes = PyUnicode_AsUTF8AndSize(password, &password_len);
+            if (!password_bytes)
+                return -1;
+        } else if (PyBytes_Check(password)) {
+            password_bytes = PyBytes_AS_STRING(password);
+            password_len = PyBytes_GET_SIZE(password);
+        } else {
+            PyErr_Format(PyExc_TypeError, "encryption_password must be a str or bytes, "
+                         "got %.200s", Py_TYPE(password)->tp_name);
+            return -1;
+        }
+        if (password_len == 0) {
+            PyErr_SetString(PyExc_ValueError, "encryption_password must not be empty");
+            return -1;
+        }
+        if (persist == DS_PERSIST_MEMORY) {
+            PyErr_SetString(PyExc_ValueError,
+                            "encryption_password has no effect in memory mode, which "
+                            "stores nothing on disk; leave it out or use 'lazy' or "
+                            "'writethrough'");
+            return -1;
+        }
     }
     PyObject *path = PyOS_FSPath(db_path);
     if (!path)
@@ -199,6 +220,8 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
                          !(persist == DS_PERSIST_WRITETHROUGH && cfg.buffer_size == 1);
     cfg.flush_interval_ms = (unsigned)flush_interval_ms;
     cfg.store.sync_full = sync_full;
+    cfg.password = password_bytes;
+    cfg.password_len = (size_t)password_len;
 
     ds_engine *engine = NULL;
     ds_error err;
@@ -209,6 +232,8 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
     Py_END_ALLOW_THREADS
     self->path = path;
     if (st != DS_OK) {
+        /* A damaged or foreign file is an OSError about the path; a wrong
+         * password (DS_INVALID) is a ValueError. */
         if (st == DS_CORRUPT)
             PyErr_Format(PyExc_OSError, "%s", err.msg);
         else
@@ -412,7 +437,7 @@ static PyObject *V4_stats(DictSQLiteV4Object *self, PyObject *unused)
         stats_set(d, "hot_tier_capacity", PyLong_FromSize_t(self->hot_capacity)) < 0 ||
         stats_set(d, "hot_tier_bytes", PyLong_FromSize_t(s.hot_bytes)) < 0 ||
         stats_set(d, "num_shards", PyLong_FromSize_t(s.nshards)) < 0 ||
-        stats_set(d, "encryption_enabled", Py_NewRef(Py_False)) < 0 ||
+        stats_set(d, "encryption_enabled", PyBool_FromLong(s.encrypted)) < 0 ||
         stats_set(d, "safe_pickle_enabled", PyBool_FromLong(self->safe_policy != NULL)) < 0 ||
         stats_set(d, "persist_mode", PyUnicode_FromString(persist_display_name(self->persist))) < 0 ||
         stats_set(d, "storage_mode", PyUnicode_FromString(ds_storage_mode_name(self->storage))) < 0 ||

@@ -83,12 +83,6 @@ def test_non_database_file_raises_oserror_naming_the_path(tmp_path):
     assert str(path) in str(info.value)
 
 
-def test_encryption_is_refused_rather_than_silently_ignored(tmp_path):
-    with pytest.raises(NotImplementedError, match="encryption"):
-        DictSQLiteV4(str(tmp_path / "e.db"), encryption_password="secret")
-    assert not (tmp_path / "e.db").exists()
-
-
 def test_rust_package_files_are_recognised(tmp_path):
     import sqlite3
 
