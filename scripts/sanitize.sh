@@ -4,7 +4,9 @@
 # build of the extension, loaded into the normal interpreter by preloading
 # the sanitizer runtimes. CPython itself keeps memory alive at exit, so leak
 # detection is off for the Python part; reference leaks are covered by
-# tests/python/test_refleaks.py instead.
+# tests/python/test_refleaks.py instead. --capture=sys lets a sanitizer report
+# (written to file descriptor 2 by C code) reach the terminal even when it
+# aborts the process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build/asan -DDICTSQLITE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -23,4 +25,4 @@ cd tests
 LD_PRELOAD="$preload" PYTHONPATH="../$stage" \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    python3 -m pytest -q -p no:cacheprovider python
+    python3 -m pytest -q -p no:cacheprovider --capture=sys python

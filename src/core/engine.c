@@ -1080,7 +1080,8 @@ ds_status ds_engine_snapshot(ds_engine *e, uint32_t ns, ds_entry ***out, size_t 
     size_t count = ds_hotmap_collect(e->hot, ns, out);
     if (count == (size_t)-1)
         return DS_NOMEM;
-    qsort(*out, count, sizeof(**out), entry_key_cmp);
+    if (count > 1) /* qsort's array argument must not be NULL, even for 0 */
+        qsort(*out, count, sizeof(**out), entry_key_cmp);
     *n = count;
     return DS_OK;
 }
@@ -1205,7 +1206,8 @@ ds_status ds_engine_list_ns(ds_engine *e,
     if (st == DS_OK) {
         for (size_t i = 0; i < l.n; i++)
             order[i] = i;
-        qsort_r(order, l.n, sizeof(*order), name_cmp_idx, &l);
+        if (l.n > 1)
+            qsort_r(order, l.n, sizeof(*order), name_cmp_idx, &l);
         for (size_t i = 0; i < l.n; i++)
             if (fn(l.names[order[i]], l.lens[order[i]], ctx))
                 break;

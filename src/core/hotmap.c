@@ -1,9 +1,30 @@
-/* The hot tier (see hotmap.h): per-shard open addressing with linear probing.
+/* The hot tier (see hotmap.h): each shard is a compact hash table laid out
+ * like CPython's dict since 3.6 (the idea, not its code): a sparse index of
+ * uint32 slots pointing into a dense array of {hash, entry} kept in
+ * insertion order.
  *
- * A slot stores the full hash next to the entry pointer, so a probe that
- * meets a different key almost always rejects it without touching the entry
- * (one cache miss saved per collision). Deletion uses backward shifting, so
- * there are no tombstones and a lookup stops at the first empty slot.
+ * Why not one array of {hash, entry} slots: that array must stay sparse, so
+ * at 100k keys the 16-byte slots of 8 shards took 4 MB and nearly every read
+ * missed the cache on its slot. The index is the only part probed at random
+ * and costs 4 bytes a slot, a quarter of that. The dense array and the
+ * entries (allocated as they are inserted) are in insertion order, so reads
+ * in that order walk both sequentially, which the prefetcher handles, and the
+ * dense array needs no spare room beyond its growth slack. The price is one
+ * more dependent load for reads in random order.
+ *
+ * A probe that meets another key almost always rejects it by the hash bits
+ * stored in the index slot, and otherwise by the full hash in the dense
+ * element, without touching the entry (one cache miss saved per collision).
+ * Probing is linear: index slots are small, so a short run of them usually
+ * shares one cache line.
+ *
+ * A deletion turns the key's index slot into DUMMY (lookups go on past it)
+ * and its dense element into a hole (e == NULL). Holes and DUMMY slots are
+ * dropped when the shard is rebuilt, which happens when the index would get
+ * over 2/3 full counting them, or when the dense array is full and over a
+ * quarter of it is holes. used (dense elements, holes included) bounds the
+ * filled index slots, so bounding it bounds the load and guarantees an
+ * empty slot to end every probe.
  *
  * Entries are released (ds_entry_decref) after the shard lock is dropped:
  * the last decref may take the retire lock, and a shard lock is a leaf.
@@ -16,28 +37,45 @@
 
 #include "dictsqlite/hotmap.h"
 
-typedef struct hslot {
+typedef struct dent {
     uint64_t hash;
-    ds_entry *e; /* NULL: empty */
-} hslot;
+    ds_entry *e; /* NULL: a hole left by a deletion */
+} dent;
 
+/* An index slot holds a dense position in its low log2(slots) bits and, in
+ * the bits above, the same bits of the key's hash (the ones just above those
+ * that pick the home slot). That tag rejects most keys met while probing
+ * without loading their dense element, which is a cache miss of its own when
+ * it is not the element sought. The two sentinels hold positions an index of
+ * that size never addresses (a position is below 2/3 of the slot count). */
+#define IX_EMPTY UINT32_MAX
+#define IX_DUMMY (UINT32_MAX - 1) /* a deleted key: probes continue past it */
 #define SLOT_NONE SIZE_MAX
-#define MIN_SLOTS 8
+#define MIN_INDEX 8
+#define MIN_DENSE 8
 /* Presizing beyond this would commit memory for capacity that may never be
- * used (capacity is only a hint in memory mode); growth is amortized anyway. */
-#define MAX_INITIAL_SLOTS 4096
+ * used (capacity is only a hint in memory mode, 1M by default, and there are
+ * 8+ shards); growth is amortized anyway. */
+#define MAX_INITIAL_INDEX 256
+/* Dense positions must stay below IX_DUMMY; 2/3 of 2^32 does. */
+#define MAX_INDEX ((uint64_t)1 << 32)
 
 /* Aligned to a cache line so two threads hitting neighbouring shards do not
- * bounce one line between cores. */
+ * bounce one line between cores. The fields a read needs come first, next
+ * to the lock. */
 typedef struct shard {
     pthread_mutex_t lock;
-    hslot *slots;
-    size_t mask; /* slot count - 1 */
-    size_t count;
+    uint32_t *index; /* IX_EMPTY, IX_DUMMY or tag | position in dense */
+    dent *dense;
+    size_t mask; /* index slots - 1 */
+    uint64_t hits, misses;
     ds_entry *lru_head; /* most recently used */
     ds_entry *lru_tail;
-    size_t bytes; /* sum of entry footprints */
-    uint64_t hits, misses, evictions;
+    size_t used;      /* dense elements in use, holes included */
+    size_t dense_cap; /* dense elements allocated */
+    size_t count;     /* live entries */
+    size_t bytes;     /* sum of entry footprints */
+    uint64_t evictions;
 } __attribute__((aligned(64))) shard;
 
 struct ds_hotmap {
@@ -47,7 +85,7 @@ struct ds_hotmap {
     size_t shard_mask;
     size_t capacity;
     size_t limit;      /* per-shard entry bound, SIZE_MAX when not evicting */
-    size_t init_slots; /* table size a shard starts (and restarts) with */
+    size_t init_index; /* index size a shard starts (and restarts) with */
     int lru;
     ds_retire *retire;
 };
@@ -58,87 +96,167 @@ static inline shard *shard_of(const ds_hotmap *m, uint64_t hash)
     return &m->shards[(size_t)(hash >> m->shard_shift) & m->shard_mask];
 }
 
-static inline int same_key(const ds_entry *e, uint32_t ns, const char *key, size_t klen)
+/* How many dense elements an index of n slots may address: 2/3 of it, the
+ * load at which CPython's dict resizes too. Linear probing stays short up
+ * to there, and it keeps an empty slot to end every probe. */
+static inline size_t usable(size_t nslots)
 {
-    return e->ns == ns && e->klen == klen && memcmp(e->data, key, klen) == 0;
+    return (size_t)(((uint64_t)nslots * 2) / 3);
 }
 
+/* Keys of 8 to 16 bytes (typical ones) compare as two overlapping words
+ * inline; a memcmp call costs more than the comparison itself. */
+static inline int bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+static inline int same_key(const ds_entry *e, uint32_t ns, const char *key, size_t klen)
+{
+    return e->ns == ns && e->klen == klen && bytes_equal(e->data, key, klen);
+}
+
+static inline uint32_t ix_tag(uint64_t hash, size_t mask)
+{
+    return (uint32_t)hash & ~(uint32_t)mask;
+}
+
+static inline size_t ix_pos(uint32_t ix, size_t mask) { return ix & (uint32_t)mask; }
+
+/* The index slot of the key, or SLOT_NONE. */
 static inline size_t find_slot(const shard *s, uint32_t ns, const char *key,
                                size_t klen, uint64_t hash)
 {
-    const hslot *slots = s->slots;
+    const uint32_t *index = s->index;
+    const dent *dense = s->dense;
     size_t mask = s->mask, i = (size_t)hash & mask;
+    uint32_t tag = ix_tag(hash, mask), tag_mask = ~(uint32_t)mask;
     for (;;) {
-        const hslot *sl = &slots[i];
-        if (!sl->e)
+        uint32_t ix = index[i];
+        if (ix == IX_EMPTY)
             return SLOT_NONE;
-        if (sl->hash == hash && same_key(sl->e, ns, key, klen))
+        if ((ix & tag_mask) == tag && ix != IX_DUMMY) {
+            const dent *d = &dense[ix_pos(ix, mask)];
+            if (d->hash == hash && same_key(d->e, ns, key, klen))
+                return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+/* The index slot pointing at this exact entry, which must be in the table. */
+static size_t find_ptr(const shard *s, const ds_entry *e)
+{
+    size_t mask = s->mask, i = (size_t)e->hash & mask;
+    for (;;) {
+        uint32_t ix = s->index[i];
+        if (ix < IX_DUMMY && s->dense[ix_pos(ix, mask)].e == e)
             return i;
         i = (i + 1) & mask;
     }
 }
 
-/* The slot holding this exact entry, which must be in the table. */
-static size_t find_ptr(const shard *s, const ds_entry *e)
-{
-    size_t mask = s->mask, i = (size_t)e->hash & mask;
-    while (s->slots[i].e != e)
-        i = (i + 1) & mask;
-    return i;
-}
-
-static inline void place(hslot *slots, size_t mask, uint64_t hash, ds_entry *e)
+/* Point a free index slot (empty, or DUMMY: any slot a lookup passes
+ * anyway) at pos, for a key known to be absent. */
+static inline void place(uint32_t *index, size_t mask, uint64_t hash, size_t pos)
 {
     size_t i = (size_t)hash & mask;
-    while (slots[i].e)
+    while (index[i] < IX_DUMMY)
         i = (i + 1) & mask;
-    slots[i].hash = hash;
-    slots[i].e = e;
+    index[i] = ix_tag(hash, mask) | (uint32_t)pos;
 }
 
-/* Backward-shift deletion: pull later members of the cluster into the hole
- * whenever that does not move them before their home slot, so every key
- * stays reachable from its home without tombstones. */
-static void slot_delete(shard *s, size_t i)
+static inline void index_reset(uint32_t *index, size_t nslots)
 {
-    hslot *slots = s->slots;
-    size_t mask = s->mask, j = i;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!slots[j].e)
-            break;
-        size_t home = (size_t)slots[j].hash & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            slots[i] = slots[j];
-            i = j;
+    memset(index, 0xFF, nslots * sizeof(*index)); /* all IX_EMPTY */
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = 1;
+    while (p < n && p <= SIZE_MAX / 2)
+        p <<= 1;
+    return p;
+}
+
+/* Index size for a shard about to hold n entries: at most half full, so
+ * after a rebuild at least a sixth of it is free for new keys (and the
+ * rebuilds are amortized), never below the starting size. */
+static size_t index_size_for(const ds_hotmap *m, size_t n)
+{
+    size_t want = n <= SIZE_MAX / 2 ? pow2_at_least(2 * n) : SIZE_MAX;
+    return want < m->init_index ? m->init_index : want;
+}
+
+/* Rebuild the shard with an index of nslots: drop the holes (the dense
+ * array keeps its order, so insertion-order locality survives) and every
+ * DUMMY. Returns -1 on OOM with the shard unchanged. */
+static int rebuild(shard *s, size_t nslots)
+{
+    if ((uint64_t)nslots > MAX_INDEX || nslots > SIZE_MAX / sizeof(uint32_t))
+        return -1;
+    uint32_t *index = malloc(nslots * sizeof(*index));
+    if (!index)
+        return -1;
+    index_reset(index, nslots);
+    dent *dense = s->dense;
+    size_t mask = nslots - 1, w = 0;
+    for (size_t j = 0; j < s->used; j++) {
+        if (!dense[j].e)
+            continue;
+        dense[w] = dense[j];
+        place(index, mask, dense[w].hash, w);
+        w++;
+    }
+    free(s->index);
+    s->index = index;
+    s->mask = mask;
+    s->used = w;
+    /* After a shrink the dense array may be larger than the index can
+     * address; give the excess back (keeping it on failure is harmless). */
+    size_t lim = usable(nslots);
+    if (s->dense_cap > lim) {
+        dent *smaller = realloc(dense, lim * sizeof(*dense));
+        if (smaller) {
+            s->dense = smaller;
+            s->dense_cap = lim;
         }
     }
-    slots[i].e = NULL;
-    slots[i].hash = 0;
+    return 0;
 }
 
-/* Grow at 3/4 load: linear probing degrades quickly beyond that, and the
- * hash stored in the slot keeps long-ish runs cheap up to there. */
-static inline int needs_grow(const shard *s)
+/* Make room for one more dense element. */
+static int make_room(const ds_hotmap *m, shard *s)
 {
-    size_t cap = s->mask + 1;
-    return (s->count + 1) > cap - cap / 4;
-}
-
-static int grow(shard *s)
-{
-    size_t old_cap = s->mask + 1, cap = old_cap * 2;
-    if (cap < old_cap || cap > SIZE_MAX / sizeof(hslot))
+    size_t lim = usable(s->mask + 1);
+    if (s->used >= lim ||
+        (s->used == s->dense_cap && s->used - s->count > s->used / 4)) {
+        if (rebuild(s, index_size_for(m, s->count + 1)) != 0)
+            return -1;
+        lim = usable(s->mask + 1);
+    }
+    if (s->used < s->dense_cap)
+        return 0;
+    /* Grow by half rather than double: the slack is paid per entry, and
+     * realloc of a large block is cheap. used < lim here, so cap > used. */
+    size_t cap = s->dense_cap < MIN_DENSE ? MIN_DENSE : s->dense_cap + s->dense_cap / 2;
+    if (cap > lim)
+        cap = lim;
+    if (cap > SIZE_MAX / sizeof(dent))
         return -1;
-    hslot *slots = calloc(cap, sizeof(hslot));
-    if (!slots)
+    dent *dense = realloc(s->dense, cap * sizeof(dent));
+    if (!dense)
         return -1;
-    for (size_t i = 0; i < old_cap; i++)
-        if (s->slots[i].e)
-            place(slots, cap - 1, s->slots[i].hash, s->slots[i].e);
-    free(s->slots);
-    s->slots = slots;
-    s->mask = cap - 1;
+    s->dense = dense;
+    s->dense_cap = cap;
     return 0;
 }
 
@@ -174,12 +292,23 @@ static inline void lru_touch(shard *s, ds_entry *e)
     }
 }
 
-static size_t pow2_at_least(size_t n)
+/* Empty tables of the starting size. */
+static int shard_tables_init(shard *s, size_t init_index)
 {
-    size_t p = 1;
-    while (p < n && p <= SIZE_MAX / 2)
-        p <<= 1;
-    return p;
+    s->index = malloc(init_index * sizeof(uint32_t));
+    s->dense_cap = usable(init_index) < MIN_DENSE ? usable(init_index) : MIN_DENSE;
+    s->dense = malloc(s->dense_cap * sizeof(dent));
+    if (!s->index || !s->dense) {
+        free(s->index);
+        free(s->dense);
+        s->index = NULL;
+        s->dense = NULL;
+        return -1;
+    }
+    index_reset(s->index, init_index);
+    s->mask = init_index - 1;
+    s->used = 0;
+    return 0;
 }
 
 ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
@@ -208,10 +337,8 @@ ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
     m->retire = retire;
 
     size_t per_shard = capacity / nshards + 1;
-    size_t want = per_shard + per_shard / 3 + 1;
-    if (want > MAX_INITIAL_SLOTS)
-        want = MAX_INITIAL_SLOTS;
-    m->init_slots = pow2_at_least(want < MIN_SLOTS ? MIN_SLOTS : want);
+    size_t want = per_shard < MAX_INITIAL_INDEX ? 2 * per_shard : MAX_INITIAL_INDEX;
+    m->init_index = pow2_at_least(want < MIN_INDEX ? MIN_INDEX : want);
 
     m->shards = aligned_alloc(64, nshards * sizeof(shard));
     if (!m->shards) {
@@ -221,18 +348,19 @@ ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
     memset(m->shards, 0, nshards * sizeof(shard));
     for (size_t i = 0; i < nshards; i++) {
         shard *s = &m->shards[i];
-        s->slots = calloc(m->init_slots, sizeof(hslot));
-        if (!s->slots || pthread_mutex_init(&s->lock, NULL) != 0) {
-            free(s->slots);
+        if (shard_tables_init(s, m->init_index) != 0 ||
+            pthread_mutex_init(&s->lock, NULL) != 0) {
+            free(s->index);
+            free(s->dense);
             for (size_t j = 0; j < i; j++) {
-                free(m->shards[j].slots);
+                free(m->shards[j].index);
+                free(m->shards[j].dense);
                 pthread_mutex_destroy(&m->shards[j].lock);
             }
             free(m->shards);
             free(m);
             return NULL;
         }
-        s->mask = m->init_slots - 1;
     }
     return m;
 }
@@ -243,10 +371,11 @@ void ds_hotmap_free(ds_hotmap *m)
         return;
     for (size_t i = 0; i < m->nshards; i++) {
         shard *s = &m->shards[i];
-        for (size_t j = 0; j <= s->mask; j++)
-            if (s->slots[j].e)
-                ds_entry_decref(s->slots[j].e, m->retire);
-        free(s->slots);
+        for (size_t j = 0; j < s->used; j++)
+            if (s->dense[j].e)
+                ds_entry_decref(s->dense[j].e, m->retire);
+        free(s->index);
+        free(s->dense);
         pthread_mutex_destroy(&s->lock);
     }
     free(m->shards);
@@ -269,7 +398,7 @@ static inline ds_entry *find_locked(ds_hotmap *m, uint32_t ns, const char *key,
         s->misses++;
         return NULL;
     }
-    ds_entry *e = s->slots[i].e;
+    ds_entry *e = s->dense[ix_pos(s->index[i], s->mask)].e;
     s->hits++;
     if (m->lru)
         lru_touch(s, e);
@@ -317,11 +446,24 @@ int ds_hotmap_contains(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
     return found;
 }
 
-/* Unlink e (at slot i) from the table and LRU list; the reference moves to
- * the caller. */
+/* Unlink e (at index slot i) from the table and LRU list; the reference
+ * moves to the caller. */
 static void take_out(const ds_hotmap *m, shard *s, size_t i, ds_entry *e)
 {
-    slot_delete(s, i);
+    uint32_t *index = s->index;
+    size_t mask = s->mask;
+    s->dense[ix_pos(index[i], mask)].e = NULL;
+    /* A DUMMY is only needed where a probe could continue: if the next slot
+     * is empty, no run passes through i, so it and the DUMMY slots just
+     * before it can become empty again (shorter probes for misses). */
+    if (index[(i + 1) & mask] == IX_EMPTY) {
+        do {
+            index[i] = IX_EMPTY;
+            i = (i - 1) & mask;
+        } while (index[i] == IX_DUMMY);
+    } else {
+        index[i] = IX_DUMMY;
+    }
     if (m->lru)
         lru_unlink(s, e);
     s->count--;
@@ -340,15 +482,17 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
     pthread_mutex_lock(&s->lock);
     size_t i = find_slot(s, e->ns, e->data, e->klen, e->hash);
     if (i != SLOT_NONE) {
-        old = s->slots[i].e;
-        s->slots[i].e = e;
+        /* In place: the key keeps its position in insertion order. */
+        dent *d = &s->dense[ix_pos(s->index[i], s->mask)];
+        old = d->e;
+        d->e = e;
         s->bytes = s->bytes - ds_entry_footprint(old) + ds_entry_footprint(e);
         if (m->lru) {
             lru_unlink(s, old);
             lru_push_front(s, e);
         }
     } else {
-        if (needs_grow(s) && grow(s) != 0) {
+        if (make_room(m, s) != 0) {
             pthread_mutex_unlock(&s->lock);
             ds_entry_decref(e, m->retire);
             if (replaced)
@@ -357,7 +501,10 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
                 *n_evicted = 0;
             return DS_NOMEM;
         }
-        place(s->slots, s->mask, e->hash, e);
+        size_t pos = s->used++;
+        s->dense[pos].hash = e->hash;
+        s->dense[pos].e = e;
+        place(s->index, s->mask, e->hash, pos);
         s->count++;
         s->bytes += ds_entry_footprint(e);
         if (m->lru)
@@ -392,7 +539,7 @@ ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t kl
     size_t i = find_slot(s, ns, key, klen, hash);
     ds_entry *e = NULL;
     if (i != SLOT_NONE) {
-        e = s->slots[i].e;
+        e = s->dense[ix_pos(s->index[i], s->mask)].e;
         take_out(m, s, i, e);
     }
     pthread_mutex_unlock(&s->lock);
@@ -411,9 +558,10 @@ static ds_entry **shard_clear(const ds_hotmap *m, shard *s, uint32_t ns, size_t 
         return NULL;
     ds_entry **out = malloc(s->count * sizeof(*out));
     size_t k = 0;
+    dent *dense = s->dense;
     if (ns == UINT32_MAX) {
-        for (size_t j = 0; j <= s->mask; j++) {
-            ds_entry *e = s->slots[j].e;
+        for (size_t j = 0; j < s->used; j++) {
+            ds_entry *e = dense[j].e;
             if (!e)
                 continue;
             if (m->lru)
@@ -423,38 +571,50 @@ static ds_entry **shard_clear(const ds_hotmap *m, shard *s, uint32_t ns, size_t 
             else
                 ds_entry_decref(e, m->retire);
         }
-        /* Give a large table back rather than keep it for entries that are
-         * gone; if the small one cannot be allocated, reuse the old one. */
-        hslot *fresh = NULL;
-        if (s->mask + 1 > m->init_slots)
-            fresh = calloc(m->init_slots, sizeof(hslot));
-        if (fresh) {
-            free(s->slots);
-            s->slots = fresh;
-            s->mask = m->init_slots - 1;
+        /* Give large tables back rather than keep them for entries that are
+         * gone; if the small ones cannot be allocated, reuse the old ones. */
+        shard fresh;
+        if ((s->mask + 1 > m->init_index || s->dense_cap > MIN_DENSE) &&
+            shard_tables_init(&fresh, m->init_index) == 0) {
+            free(s->index);
+            free(s->dense);
+            s->index = fresh.index;
+            s->dense = fresh.dense;
+            s->dense_cap = fresh.dense_cap;
+            s->mask = fresh.mask;
         } else {
-            memset(s->slots, 0, (s->mask + 1) * sizeof(hslot));
+            index_reset(s->index, s->mask + 1);
         }
+        s->used = 0;
         s->count = 0;
         s->bytes = 0;
         s->lru_head = s->lru_tail = NULL;
     } else {
-        /* Deleting in place while scanning is sound with backward shifting:
-         * entries only move towards the hole, i.e. to the current index
-         * (which is examined again) or, across the wrap-around, to slots
-         * already scanned, and whatever moves there was scanned and kept. */
-        size_t j = 0;
-        while (j <= s->mask) {
-            ds_entry *e = s->slots[j].e;
-            if (e && e->ns == ns) {
-                take_out(m, s, j, e);
-                if (out)
-                    out[k++] = e;
-                else
-                    ds_entry_decref(e, m->retire);
+        /* One compacting pass and a fresh index, rather than a DUMMY per
+         * removed key: cheaper, and it needs no allocation. */
+        size_t w = 0, used = s->used;
+        for (size_t j = 0; j < used; j++) {
+            ds_entry *e = dense[j].e;
+            if (!e)
+                continue;
+            if (e->ns != ns) {
+                dense[w++] = dense[j];
                 continue;
             }
-            j++;
+            if (m->lru)
+                lru_unlink(s, e);
+            s->count--;
+            s->bytes -= ds_entry_footprint(e);
+            if (out)
+                out[k++] = e;
+            else
+                ds_entry_decref(e, m->retire);
+        }
+        if (w != used) {
+            s->used = w;
+            index_reset(s->index, s->mask + 1);
+            for (size_t j = 0; j < w; j++)
+                place(s->index, s->mask, dense[j].hash, j);
         }
     }
     *n = k;
@@ -501,8 +661,8 @@ size_t ds_hotmap_collect(ds_hotmap *m, uint32_t ns, ds_entry ***out)
             items = grown;
             cap = want;
         }
-        for (size_t j = 0; j <= s->mask; j++) {
-            ds_entry *e = s->slots[j].e;
+        for (size_t j = 0; j < s->used; j++) {
+            ds_entry *e = s->dense[j].e;
             if (e && (ns == UINT32_MAX || e->ns == ns))
                 items[n++] = ds_entry_incref(e);
         }
@@ -532,7 +692,8 @@ void ds_hotmap_get_stats(ds_hotmap *m, ds_hotmap_stats *out)
         shard *s = &m->shards[i];
         pthread_mutex_lock(&s->lock);
         out->entries += s->count;
-        out->bytes += s->bytes + (s->mask + 1) * sizeof(hslot);
+        out->bytes += s->bytes + (s->mask + 1) * sizeof(uint32_t) +
+                      s->dense_cap * sizeof(dent);
         out->hits += s->hits;
         out->misses += s->misses;
         out->evictions += s->evictions;

@@ -179,8 +179,9 @@ static void test_many_keys_growth(void)
     ds_hotmap_stats st;
     ds_hotmap_get_stats(m, &st);
     CHECK_EQ_INT(st.entries, N);
-    /* tables at <= 3/4 load add at least 16 * N * 4/3 bytes */
-    CHECK(st.bytes >= fp_sum + (size_t)N * 16 * 4 / 3);
+    /* the tables add at least 22 bytes per entry: a 16-byte dense element
+     * and 4-byte index slots at most 2/3 full */
+    CHECK(st.bytes >= fp_sum + (size_t)N * 22);
 
     int bad = 0;
     for (int i = 0; i < N; i++) {
@@ -259,63 +260,267 @@ static void test_hash_collisions(void)
     ds_hotmap_free(m);
 }
 
-/* Random operations on a few crafted hashes (so clusters form and wrap past
- * the end of a small table) compared with a plain array. */
-static void differential(int K, int lru)
+/* Hashes for the differential test. */
+enum {
+    H_CLUSTER, /* low bits 5, 6 or 7: runs wrap past the end of a small table */
+    H_ALL_ONES, /* the 32 low bits set: every key starts probing at the last
+                 * slot whatever the table size, and the index tags of all of
+                 * them equal those of the EMPTY/DUMMY sentinels */
+    H_SAME,    /* one hash for all: only namespace and key bytes differ */
+    H_REAL,
+};
+
+static uint64_t diff_hash(int mode, int k, uint32_t ns, const char *key)
 {
-    /* with lru the bound (64) is never reached: same expectations */
-    ds_hotmap *m = ds_hotmap_new(1, lru ? 64 : 0, lru, NULL);
-    int present[24] = {0};
-    int version[24] = {0};
-    uint64_t hashes[24];
+    switch (mode) {
+    case H_CLUSTER:
+        return (uint64_t)(5 + k % 3) | ((uint64_t)(k / 3) << 3);
+    case H_ALL_ONES:
+        return 0xFFFFFFFFULL | ((uint64_t)k << 32);
+    case H_SAME:
+        return 0x5555555555555555ULL;
+    default:
+        return key_hash(ns, key);
+    }
+}
+
+/* Random operations compared with a plain array: puts, removes, clears of
+ * one namespace or all, in alternating phases that grow the map and then
+ * delete most of it, so that holes, DUMMY slots, rebuilds (growing and
+ * shrinking) and compaction all happen. Every key is checked every
+ * check_every steps. With lru the bound is never reached: same
+ * expectations. */
+static void differential(int K, int nns, size_t nshards, int lru, int mode, int steps,
+                         int check_every)
+{
+    ds_hotmap *m = ds_hotmap_new(nshards, lru ? (size_t)(2 * K * nns) + nshards : 0, lru, NULL);
+    int *present = calloc((size_t)(K * nns), sizeof(int));
+    int *version = calloc((size_t)(K * nns), sizeof(int));
     char key[16], val[16];
-    for (int k = 0; k < K; k++) /* low bits 5, 6 or 7: the end of an 8-slot table */
-        hashes[k] = (uint64_t)(5 + k % 3) | ((uint64_t)(k / 3) << 3);
-    uint64_t rnd = 0x1234567;
+    uint64_t rnd = 0x1234567 + (uint64_t)K * 31 + (uint64_t)mode;
     int bad = 0;
-    for (int step = 0; step < 20000; step++) {
+    for (int step = 0; step < steps && !bad; step++) {
         rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
-        int k = (int)(rnd % K), op = (int)((rnd >> 8) % 4);
+        int k = (int)(rnd % (uint64_t)K), op = (int)((rnd >> 8) % 16);
+        uint32_t ns = (uint32_t)((rnd >> 24) % (uint64_t)nns);
+        int *pr = &present[ns * (uint32_t)K + (uint32_t)k];
+        int *ver = &version[ns * (uint32_t)K + (uint32_t)k];
+        int growing = (step / 997) % 2 == 0;
         snprintf(key, sizeof key, "k%d", k);
-        if (op <= 1) {
-            version[k]++;
-            snprintf(val, sizeof val, "%d", version[k]);
+        uint64_t h = diff_hash(mode, k, ns, key);
+        if (op < (growing ? 10 : 4)) {
+            ++*ver;
+            snprintf(val, sizeof val, "%d", *ver);
             int replaced = -1;
-            ds_hotmap_put(m, mkh(0, key, hashes[k], val), &replaced, NULL, 0, NULL);
-            bad += replaced != present[k];
-            present[k] = 1;
-        } else if (op == 2) {
-            ds_entry *e = ds_hotmap_remove(m, 0, key, strlen(key), hashes[k]);
-            bad += (e != NULL) != present[k];
+            ds_hotmap_put(m, mkh(ns, key, h, val), &replaced, NULL, 0, NULL);
+            bad += replaced != *pr;
+            *pr = 1;
+        } else if (op < 15) {
+            ds_entry *e = ds_hotmap_remove(m, ns, key, strlen(key), h);
+            bad += (e != NULL) != *pr;
             if (e)
                 ds_entry_decref(e, NULL);
-            present[k] = 0;
-        } else if (rnd % 64 == 0) {
-            ds_hotmap_clear(m, 0);
-            memset(present, 0, sizeof present);
+            *pr = 0;
+        } else if ((rnd >> 40) % 64 == 0) {
+            ds_hotmap_clear(m, ns);
+            memset(present + ns * (uint32_t)K, 0, (size_t)K * sizeof(int));
+        } else if ((rnd >> 40) % 64 == 1) {
+            ds_hotmap_clear(m, UINT32_MAX);
+            memset(present, 0, (size_t)(K * nns) * sizeof(int));
         }
-        for (int j = 0; j < K; j++) {
-            snprintf(key, sizeof key, "k%d", j);
-            ds_entry *e = ds_hotmap_get(m, 0, key, strlen(key), hashes[j]);
-            bad += (e != NULL) != present[j];
-            if (e) {
-                snprintf(val, sizeof val, "%d", version[j]);
-                bad += !value_is(e, val);
-                ds_entry_decref(e, NULL);
+        if (step % check_every != 0 && step != steps - 1)
+            continue;
+        size_t live = 0;
+        for (uint32_t n = 0; n < (uint32_t)nns; n++)
+            for (int j = 0; j < K; j++) {
+                snprintf(key, sizeof key, "k%d", j);
+                h = diff_hash(mode, j, n, key);
+                int want = present[n * (uint32_t)K + (uint32_t)j];
+                live += (size_t)want;
+                ds_entry *e = ds_hotmap_get(m, n, key, strlen(key), h);
+                bad += (e != NULL) != want;
+                bad += ds_hotmap_contains(m, n, key, strlen(key), h) != want;
+                if (e) {
+                    snprintf(val, sizeof val, "%d", version[n * (uint32_t)K + (uint32_t)j]);
+                    bad += !value_is(e, val);
+                    ds_entry_decref(e, NULL);
+                }
             }
-        }
-        if (bad)
-            break;
+        bad += ds_hotmap_size(m) != live;
     }
     CHECK_EQ_INT(bad, 0);
+    /* collect sees exactly the live keys of each namespace */
+    for (uint32_t n = 0; n < (uint32_t)nns; n++) {
+        ds_entry **items = NULL;
+        size_t cnt = ds_hotmap_collect(m, n, &items), want = 0;
+        for (int j = 0; j < K; j++)
+            want += (size_t)present[n * (uint32_t)K + (uint32_t)j];
+        CHECK_EQ_INT(cnt, want);
+        for (size_t i = 0; i < cnt; i++) {
+            int j = atoi(ds_entry_key(items[i]) + 1);
+            CHECK(items[i]->ns == n && present[n * (uint32_t)K + (uint32_t)j]);
+            ds_entry_decref(items[i], NULL);
+        }
+        free(items);
+    }
+    free(present);
+    free(version);
     ds_hotmap_free(m);
 }
 
 static void test_differential_small_table(void)
 {
-    differential(6, 0);  /* stays within 8 slots: clusters wrap around */
-    differential(24, 0); /* grows twice */
-    differential(24, 1);
+    differential(6, 1, 1, 0, H_CLUSTER, 20000, 1); /* stays within 8 slots: runs wrap */
+    differential(24, 1, 1, 0, H_CLUSTER, 20000, 1); /* grows and shrinks */
+    differential(24, 1, 1, 1, H_CLUSTER, 20000, 1);
+    differential(5, 1, 1, 0, H_ALL_ONES, 20000, 1);
+    differential(24, 2, 1, 0, H_ALL_ONES, 20000, 1);
+    differential(12, 2, 1, 1, H_SAME, 20000, 1);
+}
+
+static void test_differential_large(void)
+{
+    differential(400, 3, 1, 0, H_REAL, 60000, 97);
+    differential(400, 3, 4, 1, H_REAL, 60000, 97);
+    differential(300, 2, 2, 0, H_ALL_ONES, 40000, 97);
+    differential(300, 2, 1, 0, H_CLUSTER, 40000, 97);
+}
+
+/* Bytes of the tables alone (stats minus the entries' footprints). */
+static size_t table_bytes(ds_hotmap *m)
+{
+    ds_hotmap_stats st;
+    ds_hotmap_get_stats(m, &st);
+    ds_entry **items = NULL;
+    size_t n = ds_hotmap_collect(m, UINT32_MAX, &items), fp = 0;
+    for (size_t i = 0; i < n; i++) {
+        fp += ds_entry_footprint(items[i]);
+        ds_entry_decref(items[i], NULL);
+    }
+    free(items);
+    CHECK_EQ_INT(n, st.entries);
+    return st.bytes - fp;
+}
+
+/* Rounds of deleting most keys and inserting new ones: the holes and DUMMY
+ * slots they leave must be reclaimed (the tables stay proportional to the
+ * live keys) and no key may get lost or resurrected on the way. */
+static void test_delete_insert_churn(void)
+{
+    enum { LIVE = 3000, ROUNDS = 12, SH = 2 };
+    ds_hotmap *m = ds_hotmap_new(SH, 0, 0, NULL);
+    char key[32], val[32];
+    int next = 0, bad = 0;
+    int *alive = calloc(LIVE * (ROUNDS + 1), sizeof(int));
+    size_t peak = 0;
+    for (int round = 0; round <= ROUNDS; round++) {
+        for (int i = 0; i < LIVE; i++, next++) { /* insert a fresh batch */
+            snprintf(key, sizeof key, "c%d", next);
+            snprintf(val, sizeof val, "v%d", next);
+            put(m, mk(0, key, val));
+            alive[next] = 1;
+        }
+        /* delete 90% of all live keys, scattered */
+        uint64_t rnd = 0x9E3779B97F4A7C15ULL ^ (uint64_t)round;
+        for (int j = 0; j < next; j++) {
+            rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+            if (!alive[j] || rnd % 10 == 0)
+                continue;
+            snprintf(key, sizeof key, "c%d", j);
+            ds_entry *e = ds_hotmap_remove(m, 0, key, strlen(key), key_hash(0, key));
+            bad += e == NULL;
+            if (e)
+                ds_entry_decref(e, NULL);
+            alive[j] = 0;
+        }
+        size_t tb = table_bytes(m);
+        if (tb > peak)
+            peak = tb;
+    }
+    size_t live = 0;
+    for (int j = 0; j < next; j++) {
+        snprintf(key, sizeof key, "c%d", j);
+        snprintf(val, sizeof val, "v%d", j);
+        ds_entry *e = get(m, 0, key);
+        bad += (e != NULL) != alive[j];
+        if (e) {
+            bad += !value_is(e, val);
+            ds_entry_decref(e, NULL);
+        }
+        live += (size_t)alive[j];
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(ds_hotmap_size(m), live);
+    /* at most about LIVE + live keys at once: 64 bytes of table per key is
+     * already generous (about 30 without deletions) */
+    CHECK(peak < (size_t)(LIVE + live) * 64 + 4096);
+    free(alive);
+    ds_hotmap_free(m);
+}
+
+/* clear(ns) on shards holding several namespaces and holes from earlier
+ * deletions; then clear(UINT32_MAX) gives the grown tables back. */
+static void test_clear_mixed_namespaces(void)
+{
+    enum { K = 2000, NS = 4 };
+    ds_hotmap *m = ds_hotmap_new(4, 0, 0, NULL);
+    ds_hotmap_stats st;
+    ds_hotmap_get_stats(m, &st);
+    size_t empty_bytes = st.bytes;
+    char key[32], val[32];
+    for (int i = 0; i < K; i++) /* interleaved, so every shard mixes them */
+        for (uint32_t ns = 0; ns < NS; ns++) {
+            snprintf(key, sizeof key, "m%d", i);
+            snprintf(val, sizeof val, "%u-%d", ns, i);
+            put(m, mk(ns, key, val));
+        }
+    for (int i = 0; i < K; i += 3) /* holes in every namespace */
+        for (uint32_t ns = 0; ns < NS; ns++) {
+            snprintf(key, sizeof key, "m%d", i);
+            ds_entry_decref(ds_hotmap_remove(m, ns, key, strlen(key), key_hash(ns, key)), NULL);
+        }
+    ds_hotmap_clear(m, 1);
+    ds_hotmap_clear(m, 3);
+    int bad = 0;
+    for (int i = 0; i < K; i++)
+        for (uint32_t ns = 0; ns < NS; ns++) {
+            snprintf(key, sizeof key, "m%d", i);
+            snprintf(val, sizeof val, "%u-%d", ns, i);
+            ds_entry *e = ds_hotmap_get(m, ns, key, strlen(key), key_hash(ns, key));
+            int want = (ns == 0 || ns == 2) && i % 3 != 0;
+            bad += (e != NULL) != want;
+            if (e) {
+                bad += !value_is(e, val);
+                ds_entry_decref(e, NULL);
+            }
+        }
+    CHECK_EQ_INT(bad, 0);
+    size_t kept = 2 * (size_t)(K - (K + 2) / 3);
+    CHECK_EQ_INT(ds_hotmap_size(m), kept);
+    ds_entry **items = NULL;
+    CHECK_EQ_INT(ds_hotmap_collect(m, 1, &items), 0);
+    free(items);
+    /* the cleared namespaces take new keys, the others still answer */
+    for (int i = 0; i < K; i++) {
+        snprintf(key, sizeof key, "n%d", i);
+        put(m, mk(3, key, "new"));
+    }
+    for (int i = 0; i < K; i++) {
+        snprintf(key, sizeof key, "n%d", i);
+        bad += !has(m, 3, key) || has(m, 1, key);
+        snprintf(key, sizeof key, "m%d", i);
+        bad += has(m, 2, key) != (i % 3 != 0);
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(ds_hotmap_size(m), kept + K);
+
+    ds_hotmap_clear(m, UINT32_MAX);
+    CHECK_EQ_INT(ds_hotmap_size(m), 0);
+    ds_hotmap_get_stats(m, &st);
+    CHECK_EQ_INT(st.bytes, empty_bytes); /* back to the starting tables */
+    put(m, mk(0, "again", "v"));
+    CHECK(has(m, 0, "again"));
+    ds_hotmap_free(m);
 }
 
 static void test_namespaces(void)
@@ -475,6 +680,35 @@ static void test_lru_capacity_bound_sharded(void)
         missing += !has(m, 0, key);
     }
     CHECK_EQ_INT(missing, 0);
+    ds_hotmap_free(m);
+}
+
+/* An LRU shard at its bound evicts on every insert, so each put leaves a
+ * hole: the tables must not grow with the number of puts. */
+static void test_lru_churn_bounded_tables(void)
+{
+    enum { CAP = 200, N = 50000 };
+    ds_hotmap *m = ds_hotmap_new(1, CAP, 1, NULL);
+    char key[32];
+    size_t evicted = 0, peak = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "u%d", i);
+        evicted += put_ev(m, mk(0, key, "v"), 4, NULL);
+        if (i % 1000 == 999) {
+            size_t tb = table_bytes(m);
+            if (tb > peak)
+                peak = tb;
+        }
+    }
+    CHECK_EQ_INT(ds_hotmap_size(m), CAP);
+    CHECK_EQ_INT(evicted, N - CAP);
+    int missing = 0;
+    for (int i = N - CAP; i < N; i++) {
+        snprintf(key, sizeof key, "u%d", i);
+        missing += !has(m, 0, key);
+    }
+    CHECK_EQ_INT(missing, 0);
+    CHECK(peak < CAP * 64 + 4096);
     ds_hotmap_free(m);
 }
 
@@ -725,10 +959,14 @@ int main(void)
     RUN_TEST(test_many_keys_growth);
     RUN_TEST(test_hash_collisions);
     RUN_TEST(test_differential_small_table);
+    RUN_TEST(test_differential_large);
     RUN_TEST(test_namespaces);
+    RUN_TEST(test_delete_insert_churn);
+    RUN_TEST(test_clear_mixed_namespaces);
     RUN_TEST(test_lru_eviction_order);
     RUN_TEST(test_lru_overflow_and_self);
     RUN_TEST(test_lru_capacity_bound_sharded);
+    RUN_TEST(test_lru_churn_bounded_tables);
     RUN_TEST(test_shard_selection_and_bound);
     RUN_TEST(test_memory_mode_never_evicts);
     RUN_TEST(test_aux_retire);
