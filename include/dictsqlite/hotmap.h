@@ -5,11 +5,12 @@
  * with ns). The shard is chosen from the hash's high bits, the bucket from its
  * low bits, so the two choices stay independent.
  *
- * Capacity: with capacity > 0 each shard holds at most
- * ceil(capacity / nshards) entries, so the map as a whole never exceeds
- * nshards * ceil(capacity / nshards) and the LRU order is per shard (an
- * approximation of a global LRU that avoids a global lock on every read).
- * The engine picks nshards so that this rounding stays small.
+ * Capacity: with capacity > 0 the capacity is split between the shards
+ * (capacity / nshards each, one more for the first capacity % nshards), so
+ * the map never holds more than capacity entries as long as
+ * nshards <= capacity (a shard always keeps the entry just inserted). The LRU
+ * order is per shard: an approximation of a global LRU that avoids a global
+ * lock on every read. The engine never uses more shards than entries.
  * With track_lru = 0 (memory mode) reads never touch the LRU list and the map
  * never evicts: capacity is then only a sizing hint.
  *

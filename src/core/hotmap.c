@@ -78,6 +78,10 @@ typedef struct shard {
     size_t count;     /* live entries */
     size_t bytes;     /* sum of entry footprints */
     uint64_t evictions;
+    /* This shard's share of the capacity (SIZE_MAX when not evicting). The
+     * shares add up to the capacity exactly, so the map as a whole never
+     * holds more than it. */
+    size_t limit;
 } __attribute__((aligned(64))) shard;
 
 struct ds_hotmap {
@@ -86,7 +90,6 @@ struct ds_hotmap {
     unsigned shard_shift; /* 64 - log2(nshards), or 0 with one shard */
     size_t shard_mask;
     size_t capacity;
-    size_t limit;      /* per-shard entry bound, SIZE_MAX when not evicting */
     size_t init_index; /* index size a shard starts (and restarts) with */
     int lru;
     ds_retire *retire;
@@ -335,7 +338,6 @@ ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
     /* Without a bound there is nothing to evict, so keeping the list would
      * only cost writes on every read. */
     m->lru = track_lru && capacity > 0;
-    m->limit = m->lru ? capacity / nshards + (capacity % nshards != 0) : SIZE_MAX;
     m->retire = retire;
 
     size_t per_shard = capacity / nshards + 1;
@@ -350,6 +352,7 @@ ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
     memset(m->shards, 0, nshards * sizeof(shard));
     for (size_t i = 0; i < nshards; i++) {
         shard *s = &m->shards[i];
+        s->limit = m->lru ? capacity / nshards + (i < capacity % nshards) : SIZE_MAX;
         if (shard_tables_init(s, m->init_index) != 0 ||
             pthread_mutex_init(&s->lock, NULL) != 0) {
             free(s->index);
@@ -513,7 +516,7 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
     }
     /* Also on replacement: an earlier put may have left the shard over its
      * bound when the caller's eviction buffer was full. */
-    while (s->count > m->limit && nev < max_evicted) {
+    while (s->count > s->limit && nev < max_evicted) {
         ds_entry *victim = s->lru_tail;
         if (victim == e)
             break;

@@ -667,8 +667,7 @@ static void test_lru_capacity_bound_sharded(void)
         if (sz > max_size)
             max_size = sz;
     }
-    size_t per_shard = (CAP + SH - 1) / SH;
-    CHECK(max_size <= per_shard * SH);
+    CHECK(max_size <= CAP);
     CHECK_EQ_INT(evicted + ds_hotmap_size(m), N);
     ds_hotmap_stats st;
     ds_hotmap_get_stats(m, &st);
@@ -712,12 +711,13 @@ static void test_lru_churn_bounded_tables(void)
     ds_hotmap_free(m);
 }
 
-/* The shard comes from the hash's top bits and each shard holds
- * ceil(capacity / nshards): observable through where evictions happen. */
+/* The shard comes from the hash's top bits, and the capacity is split so the
+ * shares add up to it exactly: 10 over 4 shards gives 3, 3, 2, 2. Observable
+ * through where evictions happen. */
 static void test_shard_selection_and_bound(void)
 {
     char out[16][16];
-    ds_hotmap *m = ds_hotmap_new(3, 10, 1, NULL); /* 4 shards of 3 */
+    ds_hotmap *m = ds_hotmap_new(3, 10, 1, NULL); /* rounded up to 4 shards */
     CHECK_EQ_INT(ds_hotmap_nshards(m), 4);
     char key[16];
     /* equal low bits, one key per shard: nothing to evict */
@@ -725,14 +725,23 @@ static void test_shard_selection_and_bound(void)
         snprintf(key, sizeof key, "s%d", (int)s);
         CHECK_EQ_INT(put_ev(m, mkh(0, key, (s << 62) | 0x1234, "v"), 4, out), 0);
     }
-    /* three more in shard 2: it holds 3, so only the fourth evicts */
-    for (int i = 0; i < 2; i++) {
-        snprintf(key, sizeof key, "t%d", i);
-        CHECK_EQ_INT(put_ev(m, mkh(0, key, (2ULL << 62) | (uint64_t)i << 20, "v"), 4, out), 0);
-    }
-    CHECK_EQ_INT(put_ev(m, mkh(0, "t2", (2ULL << 62) | 7, "v"), 4, out), 1);
+    /* shard 2 holds 2: one more fits, the next evicts its oldest */
+    CHECK_EQ_INT(put_ev(m, mkh(0, "t0", (2ULL << 62) | (1ULL << 20), "v"), 4, out), 0);
+    CHECK_EQ_INT(put_ev(m, mkh(0, "t1", (2ULL << 62) | 7, "v"), 4, out), 1);
     CHECK(strcmp(out[0], "s2") == 0);
-    CHECK_EQ_INT(ds_hotmap_size(m), 6);
+    CHECK_EQ_INT(ds_hotmap_size(m), 5);
+    /* shard 0 holds 3: two more fit, the third evicts its oldest */
+    CHECK_EQ_INT(put_ev(m, mkh(0, "u0", (1ULL << 20), "v"), 4, out), 0);
+    CHECK_EQ_INT(put_ev(m, mkh(0, "u1", (2ULL << 20), "v"), 4, out), 0);
+    CHECK_EQ_INT(put_ev(m, mkh(0, "u2", (3ULL << 20), "v"), 4, out), 1);
+    CHECK(strcmp(out[0], "s0") == 0);
+    /* fill every shard to its share: never more than the capacity */
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "f%d", i);
+        put_ev(m, mkh(0, key, ((uint64_t)(i % 4) << 62) | ((uint64_t)i << 24), "v"), 4, out);
+        CHECK(ds_hotmap_size(m) <= 10);
+    }
+    CHECK_EQ_INT(ds_hotmap_size(m), 10);
     ds_hotmap_free(m);
 }
 
