@@ -1,6 +1,7 @@
 /* Storage-mode encoders and the codec-byte decoder (see codec.h). */
 #include "codec.h"
 #include "json_codecs.h"
+#include "options.h"
 
 void ds_encoded_init(ds_encoded *enc)
 {
@@ -306,41 +307,21 @@ int ds_key_from_object(PyObject *key, uint32_t ns, ds_key *out)
     return 0;
 }
 
-static const struct {
-    const char *name;
-    ds_storage_mode mode;
-} storage_names[] = {
-    {"pickle", DS_STORAGE_PICKLE},
-    {"json", DS_STORAGE_JSON},
-    {"jsonb", DS_STORAGE_JSONB},
-    {"bytes", DS_STORAGE_BYTES},
-};
+/* Index i names storage mode i + 1 (the codec ids start at 1). */
+static const char *const storage_names[] = {"pickle", "json", "jsonb", "bytes", NULL};
 
 int ds_storage_mode_from_name(PyObject *name, ds_storage_mode *out)
 {
-    if (PyUnicode_Check(name)) {
-        PyObject *lower = PyObject_CallMethod(name, "lower", NULL);
-        if (!lower)
-            return -1;
-        for (size_t i = 0; i < sizeof(storage_names) / sizeof(storage_names[0]); i++) {
-            if (PyUnicode_CompareWithASCIIString(lower, storage_names[i].name) == 0) {
-                Py_DECREF(lower);
-                *out = storage_names[i].mode;
-                return 0;
-            }
-        }
-        Py_DECREF(lower);
-    }
-    PyErr_Format(PyExc_ValueError,
-                 "storage_mode must be one of 'pickle', 'json', 'jsonb', 'bytes'; "
-                 "got %R", name);
-    return -1;
+    int i = ds_parse_choice("storage_mode", name, storage_names,
+                            "'pickle', 'json', 'jsonb', 'bytes'");
+    if (i < 0)
+        return -1;
+    *out = (ds_storage_mode)(i + 1);
+    return 0;
 }
 
 const char *ds_storage_mode_name(ds_storage_mode mode)
 {
-    for (size_t i = 0; i < sizeof(storage_names) / sizeof(storage_names[0]); i++)
-        if (storage_names[i].mode == mode)
-            return storage_names[i].name;
-    return "?";
+    return mode >= DS_STORAGE_PICKLE && mode <= DS_STORAGE_BYTES ? storage_names[mode - 1]
+                                                                  : "?";
 }

@@ -8,56 +8,23 @@
 #include <unistd.h>
 
 #include "mapping.h"
+#include "options.h"
 
 /* ---- construction and lifetime ----------------------------------------- */
 
 static int parse_persist_mode(PyObject *name, ds_persist_mode *out)
 {
-    static const struct {
-        const char *name;
-        ds_persist_mode mode;
-    } names[] = {{"memory", DS_PERSIST_MEMORY},
-                 {"lazy", DS_PERSIST_LAZY},
-                 {"writethrough", DS_PERSIST_WRITETHROUGH},
-                 {"write_through", DS_PERSIST_WRITETHROUGH}};
-    if (PyUnicode_Check(name)) {
-        PyObject *lower = PyObject_CallMethod(name, "lower", NULL);
-        if (!lower)
-            return -1;
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            if (PyUnicode_CompareWithASCIIString(lower, names[i].name) == 0) {
-                Py_DECREF(lower);
-                *out = names[i].mode;
-                return 0;
-            }
-        }
-        Py_DECREF(lower);
-    }
-    PyErr_Format(PyExc_ValueError,
-                 "persist_mode must be one of 'memory', 'lazy', 'writethrough'; got %R",
-                 name);
-    return -1;
-}
-
-/* Case-insensitive match of name against a NULL-terminated list of choices;
- * -1 with ValueError naming arg, the value and the choices. */
-static int parse_choice(const char *arg, PyObject *name, const char *const *choices,
-                        const char *choices_text)
-{
-    if (PyUnicode_Check(name)) {
-        PyObject *lower = PyObject_CallMethod(name, "lower", NULL);
-        if (!lower)
-            return -1;
-        for (int i = 0; choices[i]; i++) {
-            if (PyUnicode_CompareWithASCIIString(lower, choices[i]) == 0) {
-                Py_DECREF(lower);
-                return i;
-            }
-        }
-        Py_DECREF(lower);
-    }
-    PyErr_Format(PyExc_ValueError, "%s must be one of %s; got %R", arg, choices_text, name);
-    return -1;
+    static const char *const names[] = {"memory", "lazy", "writethrough", "write_through",
+                                        NULL};
+    static const ds_persist_mode modes[] = {DS_PERSIST_MEMORY, DS_PERSIST_LAZY,
+                                            DS_PERSIST_WRITETHROUGH,
+                                            DS_PERSIST_WRITETHROUGH};
+    int i = ds_parse_choice("persist_mode", name, names,
+                            "'memory', 'lazy', 'writethrough'");
+    if (i < 0)
+        return -1;
+    *out = modes[i];
+    return 0;
 }
 
 static PyObject *make_safe_policy(PyObject *allowed)
@@ -123,17 +90,17 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     static const char *const table_modes[] = {"prefix", "separate", NULL};
-    if (table_mode && parse_choice("table_mode", table_mode, table_modes,
+    if (table_mode && ds_parse_choice("table_mode", table_mode, table_modes,
                                    "'prefix', 'separate'") < 0)
         return -1;
     static const char *const encodings[] = {"utf-8", "utf8", NULL};
-    if (encoding && parse_choice("encoding", encoding, encodings,
+    if (encoding && ds_parse_choice("encoding", encoding, encodings,
                                  "'utf-8' (keys are stored as UTF-8 text)") < 0)
         return -1;
     static const char *const syncs[] = {"normal", "full", NULL};
     int sync_full = 0;
     if (sync_obj) {
-        int i = parse_choice("synchronous", sync_obj, syncs, "'normal', 'full'");
+        int i = ds_parse_choice("synchronous", sync_obj, syncs, "'normal', 'full'");
         if (i < 0)
             return -1;
         sync_full = i == 1;

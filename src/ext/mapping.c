@@ -600,37 +600,32 @@ fail:
     return NULL;
 }
 
-PyObject *dsmap_update(PyObject *mapping, PyObject *args, PyObject *kwds)
+/* update(), bulk_insert() and batch_set(): collect the pairs, store them. */
+static PyObject *store_pairs(PyObject *mapping, PyObject *other, PyObject *kwds)
 {
     DictSQLiteV4Object *self = DS_DB(mapping);
-    uint32_t ns = DS_NS(mapping);
-    PyObject *other = NULL;
-    if (!PyArg_UnpackTuple(args, "update", 0, 1, &other))
-        return NULL;
     CHECK_USABLE_OR_NULL(self);
     PyObject *pairs = dsv4_collect_update_pairs(other, kwds);
     if (!pairs)
         return NULL;
-    int rc = dsv4_update_pairs(self, ns, pairs);
+    int rc = dsv4_update_pairs(self, DS_NS(mapping), pairs);
     Py_DECREF(pairs);
     if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
+PyObject *dsmap_update(PyObject *mapping, PyObject *args, PyObject *kwds)
+{
+    PyObject *other = NULL;
+    if (!PyArg_UnpackTuple(args, "update", 0, 1, &other))
+        return NULL;
+    return store_pairs(mapping, other, kwds);
+}
+
 PyObject *dsmap_bulk_insert(PyObject *mapping, PyObject *items)
 {
-    DictSQLiteV4Object *self = DS_DB(mapping);
-    uint32_t ns = DS_NS(mapping);
-    CHECK_USABLE_OR_NULL(self);
-    PyObject *pairs = dsv4_collect_update_pairs(items, NULL);
-    if (!pairs)
-        return NULL;
-    int rc = dsv4_update_pairs(self, ns, pairs);
-    Py_DECREF(pairs);
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return store_pairs(mapping, items, NULL);
 }
 
 PyObject *dsmap_batch_get(PyObject *mapping, PyObject *keys)
