@@ -322,25 +322,33 @@ static int encode_value(PyObject *v, ds_buf *out, int depth)
     if (PyFloat_Check(v))
         return encode_float(v, out);
 
-    int is_array = PyList_Check(v) || PyTuple_Check(v);
-    if (!is_array && !PyDict_Check(v)) {
-        PyErr_Format(PyExc_TypeError,
-                     "json storage stores JSON types (dict, list, str, int, float, bool, "
-                     "None), got %.200s",
-                     Py_TYPE(v)->tp_name);
-        return -1;
-    }
-    if (++depth > JSON_MAX_DEPTH) {
-        PyErr_Format(PyExc_ValueError,
-                     "json storage can't store values nested deeper than %d levels",
-                     JSON_MAX_DEPTH);
-        return -1;
-    }
-    if (Py_EnterRecursiveCall(" while encoding a JSON value"))
+    int is_array = ds_jsonlike_enter_container(v, ++depth, JSON_MAX_DEPTH, "json");
+    if (is_array < 0)
         return -1;
     int rc = is_array ? encode_array(v, out, depth) : encode_dict(v, out, depth);
     Py_LeaveRecursiveCall();
     return rc;
+}
+
+int ds_jsonlike_enter_container(PyObject *v, int depth, int max_depth, const char *mode)
+{
+    int is_array = PyList_Check(v) || PyTuple_Check(v);
+    if (!is_array && !PyDict_Check(v)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s storage stores JSON types (dict, list, str, int, float, bool, "
+                     "None), got %.200s",
+                     mode, Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    if (depth > max_depth) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s storage can't store values nested deeper than %d levels", mode,
+                     max_depth);
+        return -1;
+    }
+    if (Py_EnterRecursiveCall(" while encoding a JSON value"))
+        return -1;
+    return is_array;
 }
 
 int ds_json_encode(PyObject *value, ds_buf *out)

@@ -34,6 +34,13 @@
 int ds_json_encode(PyObject *value, ds_buf *out);
 int ds_msgpack_encode(PyObject *value, ds_buf *out);
 
+/* The container gate both encoders share, for a value that is not a scalar:
+ * TypeError naming the type unless it is a list, tuple or dict; ValueError
+ * past max_depth; then Python's recursion guard. Returns 1 for an array,
+ * 0 for a dict (the caller then calls Py_LeaveRecursiveCall() when done), or
+ * -1 with an exception. mode is "json" or "jsonb", for the messages. */
+int ds_jsonlike_enter_container(PyObject *v, int depth, int max_depth, const char *mode);
+
 /* New reference, or NULL with an exception set (ValueError for malformed
  * input, saying what is wrong). */
 PyObject *ds_json_decode(const char *data, size_t len);

@@ -290,21 +290,8 @@ static int pack_value(packer *p, PyObject *v, int depth)
         return CHECK(msgpack_pack_double(&p->pk, d));
     }
 
-    int is_array = PyList_Check(v) || PyTuple_Check(v);
-    if (!is_array && !PyDict_Check(v)) {
-        PyErr_Format(PyExc_TypeError,
-                     "jsonb storage stores JSON types (dict, list, str, int, float, bool, "
-                     "None), got %.200s",
-                     Py_TYPE(v)->tp_name);
-        return -1;
-    }
-    if (++depth > MSGPACK_MAX_DEPTH) {
-        PyErr_Format(PyExc_ValueError,
-                     "jsonb storage can't store values nested deeper than %d levels",
-                     MSGPACK_MAX_DEPTH);
-        return -1;
-    }
-    if (Py_EnterRecursiveCall(" while encoding a MessagePack value"))
+    int is_array = ds_jsonlike_enter_container(v, ++depth, MSGPACK_MAX_DEPTH, "jsonb");
+    if (is_array < 0)
         return -1;
     int rc = is_array ? pack_array(p, v, depth) : pack_dict(p, v, depth);
     Py_LeaveRecursiveCall();
