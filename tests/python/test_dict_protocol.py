@@ -220,6 +220,8 @@ def test_module_surface():
     assert dictsqlite.is_native_available() is True
     assert isinstance(dictsqlite.__version__, str)
     assert DictSQLiteV4.__module__ == "dictsqlite"
+    assert dictsqlite.TableProxy.__module__ == "dictsqlite"
+    assert dictsqlite.CorruptValueError.__module__ == "dictsqlite"
     assert dictsqlite.DatabaseClosedError.__module__ == "dictsqlite"
     assert dictsqlite.Modes.WRITETHROUGH == "writethrough"
     assert dictsqlite.Modes.JSONB == "jsonb"
