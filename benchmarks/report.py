@@ -1,0 +1,653 @@
+"""Verdicts and the Markdown report of benchmarks/run.py (standard library only).
+
+Ratios are computed from the exact medians. Where a ratio is printed next to a bar,
+it is rounded *against* the library (up for "at most" bars, down for "at least" bars),
+so a printed number never looks better than the measurement.
+"""
+import math
+
+VALUE_KINDS = ["b32", "small", "1k", "64k"]
+KIND_LABEL = {"b32": "32 B bytes", "small": "small dict", "1k": "1 KiB bytes", "64k": "64 KiB bytes"}
+
+# operations of the matrix, in report order: (op, title, unit)
+MATRIX_OPS = [
+    ("set_new", "set of new keys `db[k] = v`", "ops/s"),
+    ("set_new_durable", "set of new keys + flush()/commit (durable cost of a batched write)", "ops/s"),
+    ("overwrite", "overwrite `db[k] = v` (existing keys, random order)", "ops/s"),
+    ("overwrite_durable", "overwrite + flush()/commit", "ops/s"),
+    ("flush_after_set", "flush()/commit after the set of new keys", "rows/s"),
+    ("get_hot", "hot get `db[k]` (same instance, random order)", "ops/s"),
+    ("get_cold", "cold get `db[k]` (fresh instance after close and reopen)", "ops/s"),
+    ("contains", "`k in db`", "ops/s"),
+    ("len", "`len(db)`", "calls/s"),
+    ("items", "iterating items", "items/s"),
+    ("update_1k", "batch update of 1,000 items (`update(dict)`; diskcache: `transact()`)", "items/s"),
+    ("update_1k_durable", "batch update of 1,000 items + flush()/commit", "items/s"),
+    ("batch_set_1k", "`batch_set` of 1,000 items (dictsqlite only)", "items/s"),
+    ("batch_set_1k_durable", "`batch_set` of 1,000 items + flush()", "items/s"),
+    ("delete", "`del db[k]`", "ops/s"),
+    ("delete_durable", "`del db[k]` + flush()/commit", "ops/s"),
+    ("close", "close()", "calls/s"),
+    ("open_existing", "open an existing store (before the cold get)", "calls/s"),
+]
+
+# which correctness check (worker.py check_values / len checks) belongs to which operation
+VERIFY_MARKS = {
+    "get_hot": ("verify_hot",),
+    "get_cold": ("verify_reopen", "get_cold"),
+    "batch_set_1k": ("verify_batch_set",),
+    "batch_set_1k_durable": ("verify_batch_set",),
+    "len": ("verify_len",),
+    "items": ("verify_items",),
+}
+
+RUST_BY_DURABILITY = {"none": "rust/memory", "batched": "rust/lazy",
+                      "per-write commit": "rust/writethrough",
+                      "per-write (no transaction)": "rust/writethrough"}
+
+
+# ------------------------------------------------------------------ lookups
+
+
+def _op(d, op):
+    if not d:
+        return None
+    o = (d.get("ops") or {}).get(op)
+    return o["per_op_s"] if o else None
+
+
+def cell_time(results, col, kind, op):
+    c = results["cells"].get(col, {}).get(kind)
+    if not c or not c.get("ok"):
+        return None
+    return _op(c, op)
+
+
+def floor_time(results, name):
+    return _op(results.get("floors"), name)
+
+
+def c_time(results, kind, op):
+    return _op(results["limits"]["by_kind"].get(kind), op)
+
+
+def column(results, cid):
+    for c in results["columns"]:
+        if c["id"] == cid:
+            return c
+    return None
+
+
+def rust_peer(results, col):
+    """The Rust column a column is compared with: same mode for dictsqlite columns,
+    same durability class for the others."""
+    cid = col["id"]
+    if cid.startswith("ours/"):
+        return "rust/" + cid.split("/", 1)[1]
+    if cid.startswith("rust/"):
+        return None
+    return RUST_BY_DURABILITY.get(col.get("durability") or "")
+
+
+def limit_for(results, col, kind, op):
+    """(seconds per op of the limit, label) for a matrix cell, or (None, None)."""
+    dur = col.get("durability") or ""
+    per_write = dur.startswith("per-write")
+    jsonb = col.get("storage") == "jsonb"
+    enc = floor_time(results, "msgpack_packb[small]" if jsonb else f"pickle_dumps[{kind}]")
+    dec = floor_time(results, "msgpack_unpackb[small]" if jsonb else f"pickle_loads[{kind}]")
+    enc_label = "msgpack.packb" if jsonb else "pickle.dumps"
+    dec_label = "msgpack.unpackb" if jsonb else "pickle.loads"
+    bulk = c_time(results, kind, "bulk_insert")
+    if op in ("set_new", "overwrite", "update_1k", "batch_set_1k"):
+        if per_write and op in ("set_new", "overwrite"):
+            c_op = "autocommit_insert" if op == "set_new" else "autocommit_upsert"
+            return c_time(results, kind, c_op), f"C {c_op.replace('_', ' ')}"
+        if per_write and op in ("update_1k", "batch_set_1k"):  # one transaction per batch
+            return bulk, "C bulk insert"
+        return enc, f"bare encode ({enc_label})"
+    if op.endswith("_durable") or op.startswith("flush_after"):
+        return bulk, "C bulk insert"
+    if op == "get_hot":
+        if kind == "small":
+            return dec, f"bare decode ({dec_label})"
+        return floor_time(results, "dict_get"), "d[k]"
+    if op == "get_cold":
+        sel = c_time(results, kind, "point_select_cold")
+        if sel is None or dec is None:
+            return None, None
+        return sel + dec, f"C point select + {dec_label}"
+    if op == "contains":
+        return floor_time(results, "dict_contains"), "k in d"
+    if op == "len":
+        return floor_time(results, "dict_len"), "len(d)"
+    if op == "items":
+        if dur == "none":
+            return floor_time(results, "dict_items"), "dict items"
+        return c_time(results, kind, "scan"), "C scan"
+    if op == "delete":
+        if per_write:
+            return c_time(results, kind, "autocommit_delete"), "C autocommit delete"
+        return floor_time(results, "dict_delete"), "del d[k]"
+    return None, None
+
+
+# ------------------------------------------------------------------ formatting
+
+
+def fmt_rate(per_op_s):
+    if not per_op_s:
+        return "–"
+    r = 1.0 / per_op_s
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if r >= div:
+            return f"{r / div:.3g} {suf}"
+    return f"{r:.3g}"
+
+
+def fmt_time(s):
+    if s is None:
+        return "–"
+    if s < 1e-6:
+        return f"{s * 1e9:.3g} ns"
+    if s < 1e-3:
+        return f"{s * 1e6:.3g} µs"
+    if s < 1:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s:.3g} s"
+
+
+def ceil_to(x, digits=3):
+    f = 10 ** digits
+    return math.ceil(x * f - 1e-9) / f
+
+
+def floor_to(x, digits=3):
+    f = 10 ** digits
+    return math.floor(x * f + 1e-9) / f
+
+
+def fmt_ratio(x, direction=None):
+    """direction 'le': round up; 'ge': round down; None: plain 3 significant digits."""
+    if x is None:
+        return "–"
+    if direction == "le":
+        return f"{ceil_to(x):.3f}"
+    if direction == "ge":
+        return f"{floor_to(x):.3f}"
+    return f"{x:.3g}"
+
+
+# ------------------------------------------------------------------ versions
+
+
+def collect_versions(probes, columns, machine, limits, floors):
+    v = {"python": machine.get("python"), "sqlite_system": machine.get("sqlite_python_module")}
+    p = probes.get("ours") or {}
+    d = p.get("dictsqlite") or {}
+    v["dictsqlite_ours"] = d.get("version") if "version" in d else None
+    v["dictsqlite_ours_file"] = d.get("file")
+    p = probes.get("rust") or {}
+    v["dictsqlite_rust"] = (p.get("dictsqlite") or {}).get("version")
+    p = probes.get("py") or {}
+    for name in ("sqlitedict", "diskcache", "lmdb", "msgpack", "matplotlib"):
+        v[name] = (p.get(name) or {}).get("version")
+    for kind, lim in (limits.get("by_kind") or {}).items():
+        if lim and lim.get("sqlite_version"):
+            v["sqlite_c_limits"] = lim["sqlite_version"]
+            break
+    for c in columns:
+        if c["id"] == "shelve" and c.get("version"):
+            v["shelve"] = c["version"]
+    return v
+
+
+# ------------------------------------------------------------------ verdicts
+
+
+def verdicts(results):
+    """One entry per bar of DESIGN.md and cell it applies to.
+
+    Each entry also carries the "≥ 2× faster than the Rust package" bar for the same
+    cell (rust_* fields), since DESIGN.md applies that bar to every cell above it."""
+    out = []
+
+    def add(bar, cell, measured_s, ref_s, ref_label, threshold, direction, detail="",
+            ratio=None, unit="time", rust=None):
+        if ratio is None and measured_s is not None and ref_s:
+            ratio = measured_s / ref_s
+        met = None if ratio is None else (ratio <= threshold if direction == "le" else ratio >= threshold)
+        e = {"bar": bar, "cell": cell, "measured_s": measured_s, "reference_s": ref_s,
+             "reference": ref_label, "ratio": ratio, "threshold": threshold,
+             "direction": direction, "met": met, "detail": detail, "unit": unit}
+        if rust is not None:
+            rust_label, rust_s = rust
+            speed = (rust_s / measured_s) if (rust_s and measured_s) else None
+            e.update(rust_cell=rust_label, rust_s=rust_s, rust_speedup=speed,
+                     rust_met=None if speed is None else speed >= 2.0)
+        out.append(e)
+
+    def rust_of(col, kind, op):
+        rc = rust_peer(results, {"id": col})
+        return (f"{rc} {kind} {op}", cell_time(results, rc, kind, op) if rc else None)
+
+    # 1. hot get, bytes, memory mode <= 2x d[k]
+    dk = floor_time(results, "dict_get")
+    t = cell_time(results, "ours/memory", "b32", "get_hot")
+    add("hot db[k], bytes, memory ≤ 2× d[k]", "ours/memory b32 get_hot", t, dk, "d[k]", 2.0, "le",
+        rust=rust_of("ours/memory", "b32", "get_hot"))
+
+    # 2. hot get small dict <= 1.3x bare decode (pickle; jsonb)
+    dec = floor_time(results, "pickle_loads[small]")
+    for mode in ("memory", "lazy", "writethrough"):
+        t = cell_time(results, f"ours/{mode}", "small", "get_hot")
+        add("hot db[k], small dict ≤ 1.3× bare decode", f"ours/{mode} small get_hot (pickle)",
+            t, dec, "pickle.loads", 1.3, "le", rust=rust_of(f"ours/{mode}", "small", "get_hot"))
+    t = cell_time(results, "ours/memory/jsonb", "small", "get_hot")
+    add("hot db[k], small dict ≤ 1.3× bare decode", "ours/memory/jsonb small get_hot",
+        t, floor_time(results, "msgpack_unpackb[small]"), "msgpack.unpackb", 1.3, "le",
+        rust=rust_of("ours/memory/jsonb", "small", "get_hot"))
+
+    # 3. set, memory and lazy <= 1.3x bare encode + 150 ns
+    for mode in ("memory", "lazy"):
+        for kind in VALUE_KINDS:
+            enc = floor_time(results, f"pickle_dumps[{kind}]")
+            for op in ("set_new", "overwrite"):
+                t = cell_time(results, f"ours/{mode}", kind, op)
+                limit = (1.3 * enc + 150e-9) if enc else None
+                ratio = (t / limit) if (t and limit) else None
+                add("db[k] = v, memory/lazy ≤ 1.3× bare encode + 150 ns",
+                    f"ours/{mode} {kind} {op}", t, limit, "1.3 × pickle.dumps + 150 ns", 1.0, "le",
+                    detail=f"pickle.dumps = {fmt_time(enc)}", ratio=ratio,
+                    rust=rust_of(f"ours/{mode}", kind, op))
+
+    # 4. writethrough set <= 1.25x C autocommit upsert
+    for kind in VALUE_KINDS:
+        for op, c_op in (("set_new", "autocommit_insert"), ("overwrite", "autocommit_upsert")):
+            t = cell_time(results, "ours/writethrough", kind, op)
+            add("db[k] = v, writethrough (commit per write) ≤ 1.25× C autocommit",
+                f"ours/writethrough {kind} {op}", t, c_time(results, kind, c_op),
+                f"C {c_op.replace('_', ' ')}", 1.25, "le",
+                rust=rust_of("ours/writethrough", kind, op))
+
+    # 5. lazy flush / bulk load of 1M small entries >= 0.8x C bulk insert rows/s
+    cb = results["limits"].get("bulk") or {}
+    c_bulk = _op(cb, "bulk_insert")
+    b = results.get("bulk", {}).get("ours/lazy") or {}
+    rb = results.get("bulk", {}).get("rust/lazy") or {}
+    n_bulk = b.get("n") or results["config"].get("bulk_n")
+    for op, label in (("bulk_insert_flush", "bulk_insert(items) + flush()"),
+                      ("sets_flush", "n × db[k] = v, then flush()")):
+        t = _op(b, op) if b.get("ok") else None
+        speed = (c_bulk / t) if (t and c_bulk) else None  # rows/s ours / rows/s C
+        rt = _op(rb, op) if rb.get("ok") else None
+        add(f"lazy flush / bulk load of {n_bulk:,} small ≥ 0.8× C bulk insert rows/s",
+            f"ours/lazy {label}", t, c_bulk, "C bulk insert (1 transaction)", 0.8, "ge",
+            ratio=speed, unit="throughput", rust=(f"rust/lazy {op}", rt))
+
+    # 6. cold get <= 1.5x C point select + decode
+    for mode in ("lazy", "writethrough"):
+        for kind in VALUE_KINDS:
+            t = cell_time(results, f"ours/{mode}", kind, "get_cold")
+            sel = c_time(results, kind, "point_select_cold")
+            dec = floor_time(results, f"pickle_loads[{kind}]")
+            ref = (sel + dec) if (sel and dec) else None
+            add("cold db[k] ≤ 1.5× C point select + decode", f"ours/{mode} {kind} get_cold",
+                t, ref, "C point select (fresh connection) + pickle.loads", 1.5, "le",
+                rust=rust_of(f"ours/{mode}", kind, "get_cold"))
+
+    # 8. growth
+    g = results.get("growth") or {}
+    for sid in ("ours/memory", "ours/lazy"):
+        series = g.get(sid) or {}
+        sizes = sorted((int(s) for s, v in series.items() if v.get("ok")))
+        for op in ("set_new", "get_hot", "overwrite"):
+            base = _op(series.get(str(sizes[0])), op) if sizes else None
+            worst, worst_size = None, None
+            for s in sizes[1:]:
+                t = _op(series.get(str(s)), op)
+                if t and base:
+                    dev = t / base - 1.0
+                    if worst is None or abs(dev) > abs(worst):
+                        worst, worst_size = dev, s
+            detail = (f"{op} per op at {sizes[0]:,}: {fmt_time(base)}; largest deviation "
+                      f"{worst * 100:+.1f}% at {worst_size:,}" if worst is not None
+                      else "fewer than two sizes measured")
+            ref_series = g.get("dict+pickle") or {}
+            if worst is not None and ref_series.get(str(sizes[0])) and ref_series.get(str(worst_size)):
+                a0 = _op(ref_series[str(sizes[0])], op)
+                a1 = _op(ref_series[str(worst_size)], op)
+                if a0 and a1:
+                    detail += f"; for comparison dict+pickle: {(a1 / a0 - 1) * 100:+.1f}%"
+            add(f"growth: per-op cost within ±30% from {sizes[0]:,} to {sizes[-1]:,}" if sizes
+                else "growth: per-op cost within ±30%", f"{sid} {op}", None, base,
+                f"{op} at the smallest size", 0.30, "le", detail=detail,
+                ratio=abs(worst) if worst is not None else None, unit="deviation")
+    # memory: at the largest size measured for both (RSS is too coarse for small stores)
+    dict_series = g.get("dict+pickle") or {}
+    series = g.get("ours/memory") or {}
+    common = [s for s in sorted((int(x) for x in series), reverse=True)
+              if (series.get(str(s)) or {}).get("ok") and (dict_series.get(str(s)) or {}).get("ok")]
+    if common:
+        s = common[0]
+        o = series[str(s)]["info"].get("rss_per_entry")
+        r = dict_series[str(s)]["info"].get("rss_per_entry")
+        add("growth: hot-tier memory per entry ≤ 1.5× a built-in dict of the same bytes",
+            f"ours/memory at {s:,} entries", o, r, "dict {key: pickle.dumps(v)}", 1.5, "le",
+            detail=f"RSS growth {o:.0f} B vs {r:.0f} B per entry" if (o and r) else "",
+            unit="memory", rust=None)
+    else:
+        add("growth: hot-tier memory per entry ≤ 1.5× a built-in dict of the same bytes",
+            "ours/memory", None, None, "dict {key: pickle.dumps(v)}", 1.5, "le", unit="memory")
+    return out
+
+
+# ------------------------------------------------------------------ markdown
+
+
+def _md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(x).replace("|", "\\|") for x in r) + " |")
+    return "\n".join(out)
+
+
+def verdict_rows(results):
+    rows = []
+    for v in results["verdicts"]:
+        d = v["direction"]
+        sym = "≤" if d == "le" else "≥"
+        if v["unit"] == "time":
+            measured = fmt_time(v["measured_s"])
+            ref = f"{v['reference']}: {fmt_time(v['reference_s'])}"
+            ratio = f"{fmt_ratio(v['ratio'], d)}× (bar {sym} {v['threshold']}×)"
+        elif v["unit"] == "throughput":
+            measured = f"{fmt_rate(v['measured_s'])} rows/s"
+            ref = f"{v['reference']}: {fmt_rate(v['reference_s'])} rows/s"
+            ratio = f"{fmt_ratio(v['ratio'], d)}× (bar {sym} {v['threshold']}×)"
+        elif v["unit"] == "deviation":
+            measured = "–"
+            ref = f"{v['reference']}: {fmt_time(v['reference_s'])}"
+            ratio = (f"±{fmt_ratio(v['ratio'] * 100 if v['ratio'] is not None else None, d)}% "
+                     f"(bar ≤ ±30%)")
+        else:  # memory
+            measured = f"{v['measured_s']:.0f} B" if v["measured_s"] else "–"
+            ref = f"{v['reference']}: {v['reference_s']:.0f} B" if v["reference_s"] else "–"
+            ratio = f"{fmt_ratio(v['ratio'], d)}× (bar {sym} {v['threshold']}×)"
+        verdict = _verdict(v["met"])
+        detail = f" ({v['detail']})" if v.get("detail") else ""
+        if "rust_cell" in v:
+            rust = (f"{fmt_time(v['rust_s'])} → {fmt_ratio(v['rust_speedup'], 'ge')}× faster"
+                    if v["rust_s"] else "–")
+            rust_verdict = _verdict(v["rust_met"])
+        else:
+            rust, rust_verdict = "n/a", "n/a"
+        rows.append([v["bar"], v["cell"] + detail, measured, ref, ratio, verdict, rust, rust_verdict])
+    return rows
+
+
+def _verdict(met):
+    return "**met**" if met else ("**not met**" if met is False else "not measured")
+
+
+def cell_text(results, col, kind, op):
+    c = results["cells"].get(col["id"], {}).get(kind)
+    if c is None:
+        return ""
+    if not c.get("ok"):
+        return "skipped" if c.get("skipped") else "**failed**"
+    o = (c.get("ops") or {}).get(op)
+    if not o:
+        err = (c.get("errors") or {}).get(op)
+        return "**error**" if err else "n/a"
+    parts = [f"{fmt_rate(o['per_op_s'])}"]
+    if o["samples"] > 1:
+        parts[0] += f" ±{o['spread'] * 50:.0f}%"
+    rc = rust_peer(results, col)
+    rt = cell_time(results, rc, kind, op) if rc else None
+    if rt:
+        parts.append(f"R {rt / o['per_op_s']:.2g}")
+    lt, _ = limit_for(results, col, kind, op)
+    if lt:
+        parts.append(f"L {lt / o['per_op_s']:.2g}")
+    mark = ""
+    if op in (c.get("capped") or {}):
+        mark += "‡"
+    errs = c.get("errors") or {}
+    if any(k in errs for k in VERIFY_MARKS.get(op, ())):
+        mark += "✗"
+    return " · ".join(parts) + mark
+
+
+def markdown(results):
+    cfg = results["config"]
+    m = results["machine"]
+    v = results["versions"]
+    L = []
+    L.append("# dictsqlite benchmark results\n")
+    L.append(f"Generated by `python3 benchmarks/run.py{' --quick' if cfg['mode'] == 'quick' else ''}` "
+             f"(command: `{results.get('command', '')}`) on {m.get('date')}; "
+             f"mode **{cfg['mode']}**; wall time {results.get('wall_s', 0):.0f} s. "
+             "Every number below comes from this one run on this one machine.\n")
+    if cfg["mode"] == "quick":
+        L.append("> **Quick mode** (smoke test of the harness): tiny sizes, one repeat. "
+                 "These numbers are not measurements to quote.\n")
+    for n in results.get("notes", []):
+        L.append(f"> Note: {n}\n")
+    for h in results.get("harness_failures", []):
+        L.append(f"> Harness failure: {h}\n")
+
+    L.append("## Machine\n")
+    L.append(_md_table(["", ""], [
+        ["CPU", m.get("cpu")], ["cores", m.get("cores")], ["RAM", f"{m.get('ram_gib')} GiB"],
+        ["kernel", m.get("kernel")], ["OS", m.get("os")],
+        ["Python", f"{m.get('python')} ({m.get('python_build')})"],
+        ["SQLite (system libsqlite3, used by the C limits and Python's sqlite3)",
+         v.get("sqlite_c_limits") or v.get("sqlite_system")],
+        ["filesystem of the databases", m.get("workdir_fs")],
+        ["load average at start / end", f"{m.get('loadavg_start')} / {m.get('loadavg_end')}"],
+        ["git commit", m.get("git_commit")],
+    ]))
+    L.append("")
+    L.append("## Versions\n")
+    L.append(_md_table(["package", "version"], [
+        ["dictsqlite (ours)", f"{v.get('dictsqlite_ours')} ({v.get('dictsqlite_ours_file')})"],
+        ["dictsqlite (Rust, PyPI)", v.get("dictsqlite_rust")],
+        ["sqlitedict", v.get("sqlitedict")], ["diskcache", v.get("diskcache")],
+        ["lmdb", v.get("lmdb")], ["msgpack", v.get("msgpack")],
+        ["shelve", v.get("shelve")], ["matplotlib (charts)", v.get("matplotlib")],
+    ]))
+    L.append("")
+
+    L.append("## Method\n")
+    L.append(
+        f"- Keys `key%08d`; {cfg['n']:,} keys per cell ({cfg['n_64k']:,} for 64 KiB values). "
+        "Values: 32 B bytes, the small dict `{\"name\": \"Alice\", \"age\": 30, \"tags\": [\"a\", \"b\"]}`, "
+        "1 KiB and 64 KiB bytes.\n"
+        "- Each cell (library × mode × value kind) runs in its own process. Within it, "
+        f"{cfg['repeats']} repeat(s) for ours, "
+        f"{cfg.get('peer_repeats', cfg['repeats'])} for the peers (the Rust package "
+        "included), each on a fresh "
+        "store: warm-up, set of new keys, flush, "
+        "overwrite, hot get and contains (up to "
+        f"{cfg['inner']} passes), len, items, batch updates of 1,000 items, close, reopen, "
+        "cold get, delete.\n"
+        "- Operations run in chunks of 1,000 keys, each chunk a plain `for k in chunk:` loop "
+        "around the library's idiom; the floors use the same loop. `gc.collect()` before and "
+        "gc disabled during each timed loop.\n"
+        f"- A timed loop stops after {cfg['budget_s']} s (‡ marks such cells; the rest of the "
+        "keys are then loaded through the library's batch path, not timed).\n"
+        "- Each cell shows the median throughput over its samples, ± half the spread "
+        "(max − min) as a percentage of the median, then **R** = throughput ÷ the Rust "
+        "package's in the comparable column (same mode; for other libraries the same "
+        "durability class) and **L** = throughput ÷ the limit's (1.0 = at the limit; the "
+        "limit of each operation is listed below). ✗ = a value read back wrong in that cell "
+        "(see Errors).\n"
+        "- Durability: **per-write commit** = an acknowledged write survives a process crash; "
+        "**batched** = writes survive once flush()/commit()/close() returned; **none** = "
+        "nothing is persisted. Everything uses WAL + synchronous=NORMAL where the library "
+        "allows it (lmdb: sync=False), so no column fsyncs per write.\n"
+        "- Cold get: the same process, a fresh instance after close(); the OS page cache is warm.\n")
+
+    L.append("## Verdicts: DESIGN.md performance bars\n")
+    L.append("Computed from the medians; a printed ratio is rounded against us.\n")
+    L.append(_md_table(["bar", "cell", "measured (per op)", "reference", "ratio", "verdict",
+                        "Rust package (same cell)", "≥ 2× faster than Rust"],
+                       verdict_rows(results)))
+    vs = results["verdicts"]
+    cnt = [sum(1 for x in vs if x["met"]), sum(1 for x in vs if x["met"] is False),
+           sum(1 for x in vs if x["met"] is None)]
+    rv = [x for x in vs if "rust_cell" in x]
+    rcnt = [sum(1 for x in rv if x["rust_met"]), sum(1 for x in rv if x["rust_met"] is False),
+            sum(1 for x in rv if x["rust_met"] is None)]
+    L.append(f"\nBars: {cnt[0]} met, {cnt[1]} not met, {cnt[2]} not measured. "
+             f"≥ 2× faster than the Rust package: {rcnt[0]} met, {rcnt[1]} not met, "
+             f"{rcnt[2]} not measured.\n")
+
+    L.append("## Limits and floors\n")
+    lim = results["limits"]
+    L.append(f"C program `benchmarks/sqlite_limits.c` (`{str(lim.get('build', ''))[:200]}`), same "
+             "PRAGMAs and schema as dictsqlite's store. Value size = the pickled value. "
+             "Throughput (per-op time), median of the repeats.\n")
+    c_ops = ["autocommit_insert", "autocommit_upsert", "autocommit_delete", "bulk_insert",
+             "point_select_cold", "point_select_hot", "scan"]
+    rows = []
+    for kind in VALUE_KINDS:
+        for schema, src in (("WITHOUT ROWID", lim.get("by_kind", {})),
+                            ("rowid", lim.get("rowid_by_kind", {}))):
+            d = src.get(kind)
+            if not d or "ops" not in d:
+                continue
+            rows.append([f"{KIND_LABEL[kind]} ({d['value_size']} B), n={d['n']:,}", schema] +
+                        [f"{fmt_rate(_op(d, o))}/s ({fmt_time(_op(d, o))})" for o in c_ops])
+    if rows:
+        L.append(_md_table(["value", "schema"] + [o.replace("_", " ") for o in c_ops], rows))
+    b = lim.get("bulk")
+    if b and "ops" in b:
+        L.append(f"\nBulk insert of {b['n']:,} rows of {b['value_size']} B in one transaction: "
+                 f"{fmt_rate(_op(b, 'bulk_insert'))} rows/s ({fmt_time(_op(b, 'bulk_insert'))}/row).\n")
+    fl = results.get("floors") or {}
+    if fl.get("ops"):
+        L.append("\nPython floors (same loop shape as the cells):\n")
+        rows = []
+        for name, o in sorted(fl["ops"].items()):
+            rows.append([f"`{name}`", fmt_time(o["per_op_s"]), f"{fmt_rate(o['per_op_s'])}/s",
+                         f"±{o['spread'] * 50:.0f}%"])
+        L.append(_md_table(["floor", "per op", "throughput", "spread"], rows))
+    L.append("")
+
+    L.append("## Columns\n")
+    L.append(_md_table(["column", "durability", "version", "interpreter"],
+                       [[c["label"], c.get("durability") or "–", c.get("version") or "–",
+                         c.get("interpreter") or "not available"] for c in results["columns"]]))
+    L.append("")
+
+    L.append("## Matrix\n")
+    for op, title, unit in MATRIX_OPS:
+        present = any((results["cells"].get(c["id"], {}).get(k) or {}).get("ops", {}).get(op)
+                      for c in results["columns"] for k in VALUE_KINDS)
+        if not present:
+            continue
+        L.append(f"### {title} ({unit})\n")
+        lab = None
+        for c in results["columns"]:
+            for k in VALUE_KINDS:
+                _, lab0 = limit_for(results, c, k, op)
+                lab = lab or lab0
+        rows = []
+        for c in results["columns"]:
+            texts = [cell_text(results, c, k, op) for k in VALUE_KINDS]
+            if not any(t and t != "n/a" for t in texts):
+                continue
+            rows.append([c["label"], c.get("durability") or "–"] + texts)
+        L.append(_md_table(["column", "durability"] + [KIND_LABEL[k] for k in VALUE_KINDS], rows))
+        limits_used = sorted({limit_for(results, c, k, op)[1] for c in results["columns"]
+                              for k in VALUE_KINDS if limit_for(results, c, k, op)[1]})
+        if limits_used:
+            L.append(f"\nL is against: {'; '.join(limits_used)}.\n")
+        else:
+            L.append("")
+
+    errs = []
+    for cid, by_kind in results["cells"].items():
+        for k, c in by_kind.items():
+            if not c.get("ok") and not c.get("skipped"):
+                errs.append([cid, k, "cell failed", str(c.get("error"))[:300]])
+            for op, e in (c.get("errors") or {}).items():
+                errs.append([cid, k, op, str(e)[:300]])
+            for op, e in (c.get("capped") or {}).items():
+                errs.append([cid, k, op, f"capped by the time budget: timed {e} operations"])
+    if errs:
+        L.append("## Errors, wrong values and capped loops\n")
+        L.append(_md_table(["column", "value", "operation", "what"], errs))
+        L.append("")
+
+    bulk = results.get("bulk") or {}
+    if bulk:
+        L.append(f"## Lazy bulk load of {results['config']['bulk_n']:,} small entries\n")
+        rows = []
+        for cid, d in bulk.items():
+            if not d.get("ok"):
+                rows.append([cid, "failed", str(d.get("error"))[:200], ""])
+                continue
+            rows.append([cid, f"{fmt_rate(_op(d, 'bulk_insert_flush'))} rows/s",
+                         f"{fmt_rate(_op(d, 'sets_flush'))} rows/s",
+                         f"{fmt_rate(_op(d, 'flush_after_sets'))} rows/s",
+                         "; ".join(f"{k}: {e}" for k, e in (d.get("errors") or {}).items())[:300]])
+        c_b = results["limits"].get("bulk") or {}
+        if c_b.get("ops"):
+            rows.append(["C bulk insert, one transaction", f"{fmt_rate(_op(c_b, 'bulk_insert'))} rows/s",
+                         "", "", ""])
+        L.append(_md_table(["column", "bulk_insert(items) + flush()",
+                            "n × db[k] = v + flush() (enable_async=False)",
+                            "of which flush() alone (rows/s; a store may write during the sets)",
+                            "errors"], rows))
+        L.append("")
+
+    g = results.get("growth") or {}
+    if g:
+        L.append("## Growth (small dict values)\n")
+        L.append("Per-op cost at size N is measured on samples of up to "
+                 f"{results['config']['growth_sample']:,} keys in a store of N entries; "
+                 "memory = growth of the process RSS per entry while building the store "
+                 "(keys formatted on the fly, so a dict holds its own key objects too).\n")
+        rows = []
+        for sid, series in g.items():
+            for s in sorted(series, key=int):
+                d = series[s]
+                if not d.get("ok"):
+                    rows.append([sid, f"{int(s):,}", "failed", "", "", str(d.get("error"))[:80]])
+                    continue
+                info = d.get("info") or {}
+                rows.append([sid, f"{int(s):,}", fmt_time(_op(d, "set_new")),
+                             fmt_time(_op(d, "get_hot")), fmt_time(_op(d, "overwrite")),
+                             f"{info.get('rss_per_entry', 0):.0f} B"])
+        L.append(_md_table(["series", "entries", "set new / op", "hot get / op", "overwrite / op",
+                            "RSS / entry"], rows))
+        L.append("")
+
+    a = results.get("async") or {}
+    L.append("## Async rows\n")
+    if not a.get("enabled"):
+        L.append("Not run: the async rows (await aget on a hot key, await aset, abatch_set of "
+                 "1,000 items) are a hook, enabled with `--async-rows` once our AsyncDictSQLite "
+                 "exists.\n")
+    else:
+        rows = []
+        for lib in ("ours", "rust"):
+            for mode, d in (a.get(lib) or {}).items():
+                if not d.get("ok"):
+                    rows.append([f"{lib}/{mode}", "failed", "", str(d.get("error"))[:200]])
+                    continue
+                rows.append([f"{lib}/{mode}"] + [f"{fmt_rate(_op(d, o))}/s" for o in
+                                                 ("aget_hot", "aset", "abatch_set_1k")])
+        L.append(_md_table(["column", "await aget (hot)", "await aset", "abatch_set 1k (items/s)"],
+                           rows))
+        L.append("")
+
+    if results.get("charts"):
+        L.append("## Charts\n")
+        for c in results["charts"]:
+            L.append(f"![{c}]({c})")
+        L.append("")
+    return "\n".join(L) + "\n"
