@@ -658,31 +658,28 @@ PyObject *dsmap_batch_get(PyObject *mapping, PyObject *keys)
     return result;
 }
 
+static PyObject *list_of(PyObject *mapping, int what)
+{
+    CHECK_USABLE_OR_NULL(DS_DB(mapping));
+    return dsv4_list(DS_DB(mapping), DS_NS(mapping), what, -1);
+}
+
 PyObject *dsmap_keys(PyObject *mapping, PyObject *unused)
 {
-    DictSQLiteV4Object *self = DS_DB(mapping);
-    uint32_t ns = DS_NS(mapping);
     (void)unused;
-    CHECK_USABLE_OR_NULL(self);
-    return dsv4_list(self, ns, DSV4_KEYS, -1);
+    return list_of(mapping, DSV4_KEYS);
 }
 
 PyObject *dsmap_values(PyObject *mapping, PyObject *unused)
 {
-    DictSQLiteV4Object *self = DS_DB(mapping);
-    uint32_t ns = DS_NS(mapping);
     (void)unused;
-    CHECK_USABLE_OR_NULL(self);
-    return dsv4_list(self, ns, DSV4_VALUES, -1);
+    return list_of(mapping, DSV4_VALUES);
 }
 
 PyObject *dsmap_items(PyObject *mapping, PyObject *unused)
 {
-    DictSQLiteV4Object *self = DS_DB(mapping);
-    uint32_t ns = DS_NS(mapping);
     (void)unused;
-    CHECK_USABLE_OR_NULL(self);
-    return dsv4_list(self, ns, DSV4_ITEMS, -1);
+    return list_of(mapping, DSV4_ITEMS);
 }
 
 PyObject *dsmap_iter(PyObject *mapping)
