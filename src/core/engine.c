@@ -84,6 +84,8 @@ struct ds_engine {
     pthread_t flusher;
     int flusher_started;
     int flusher_stop; /* under flusher_mutex */
+    int flusher_kick; /* under flusher_mutex: flush now, not at the interval */
+    atomic_uint puts_since_check;
     pthread_mutex_t flusher_mutex;
     pthread_cond_t flusher_cond;
     uint64_t flusher_errors; /* under flusher_mutex */
@@ -576,6 +578,30 @@ static int flush_is_due(ds_engine *e)
            ds_wbuf_pending(e->wbuf) >= e->buffer_size;
 }
 
+/* A large pending batch is committed by the flusher right away rather than
+ * at the next interval: on a multi-core machine SQLite then works on one core
+ * while the caller keeps encoding on another (a lazy bulk load overlaps its
+ * two halves). Committing earlier than flush() only strengthens lazy mode. */
+#define EARLY_FLUSH_ROWS 65536
+/* Puts between two looks at the buffer size (which takes its lock). */
+#define KICK_CHECK_EVERY 4096
+
+static void maybe_kick_flusher(ds_engine *e, size_t puts)
+{
+    if (!e->flusher_started)
+        return;
+    if (atomic_fetch_add_explicit(&e->puts_since_check, (unsigned)puts,
+                                  memory_order_relaxed) + puts < KICK_CHECK_EVERY)
+        return;
+    atomic_store_explicit(&e->puts_since_check, 0, memory_order_relaxed);
+    if (ds_wbuf_pending(e->wbuf) < EARLY_FLUSH_ROWS)
+        return;
+    pthread_mutex_lock(&e->flusher_mutex);
+    e->flusher_kick = 1;
+    pthread_cond_signal(&e->flusher_cond);
+    pthread_mutex_unlock(&e->flusher_mutex);
+}
+
 /* After a mutation: commit now, or tell the caller to. */
 static ds_status maybe_flush(ds_engine *e, int allow_io, int *flush_due,
                              ds_error *err)
@@ -846,6 +872,7 @@ ds_status ds_engine_put(ds_engine *e, uint32_t ns, const char *key, size_t klen,
     pthread_mutex_unlock(&e->write_lock);
     if (st != DS_OK)
         return st;
+    maybe_kick_flusher(e, 1);
     return maybe_flush(e, allow_io, flush_due, err);
 }
 
@@ -869,6 +896,7 @@ ds_status ds_engine_put_many(ds_engine *e, uint32_t ns, const ds_put_item *items
     *done = i;
     if (st != DS_OK)
         return st;
+    maybe_kick_flusher(e, i);
     return maybe_flush(e, allow_io, flush_due, err);
 }
 
@@ -1282,11 +1310,12 @@ static void *flusher_main(void *arg)
         uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)e->flush_interval_ms * 1000000u;
         ts.tv_sec += (time_t)(ns / 1000000000u);
         ts.tv_nsec = (long)(ns % 1000000000u);
-        while (!e->flusher_stop &&
+        while (!e->flusher_stop && !e->flusher_kick &&
                pthread_cond_timedwait(&e->flusher_cond, &e->flusher_mutex, &ts) != ETIMEDOUT)
             ;
         if (e->flusher_stop)
             break;
+        e->flusher_kick = 0;
         pthread_mutex_unlock(&e->flusher_mutex);
         ds_error err;
         ds_error_clear(&err);

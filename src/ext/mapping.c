@@ -244,15 +244,12 @@ int dsv4_delete(DictSQLiteV4Object *self, uint32_t ns, PyObject *key)
     return 0;
 }
 
-/* Encode every pair first, so a value that fails to encode stops the whole
- * batch before anything is stored; then apply them under one write-lock
- * round trip and (writethrough) one commit. */
-int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs)
+/* Encode pairs [first, first + n) of seq, then apply them under one
+ * write-lock round trip and (writethrough) one commit: a value that fails to
+ * encode stops the chunk before any of it is stored. */
+static int apply_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *seq,
+                       Py_ssize_t first, Py_ssize_t n)
 {
-    PyObject *seq = PySequence_Fast(pairs, "update expects pairs");
-    if (!seq)
-        return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     ds_key *keys = PyMem_Calloc((size_t)n + 1, sizeof(*keys));
     ds_encoded *encs = PyMem_Calloc((size_t)n + 1, sizeof(*encs));
     ds_put_item *items = PyMem_Calloc((size_t)n + 1, sizeof(*items));
@@ -263,13 +260,13 @@ int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs)
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *pair = PySequence_Fast_GET_ITEM(seq, first + i);
         PyObject *kv = PySequence_Fast(pair, "");
         if (!kv || PySequence_Fast_GET_SIZE(kv) != 2) {
             Py_XDECREF(kv);
             PyErr_Format(PyExc_ValueError,
                          "update sequence element #%zd must be a (key, value) pair, "
-                         "got %.200s", i, Py_TYPE(pair)->tp_name);
+                         "got %.200s", first + i, Py_TYPE(pair)->tp_name);
             goto done;
         }
         PyObject *key = PySequence_Fast_GET_ITEM(kv, 0);
@@ -315,6 +312,31 @@ done:
     PyMem_Free(keys);
     PyMem_Free(encs);
     PyMem_Free(items);
+    return rc;
+}
+
+/* Pairs per chunk outside writethrough mode: the background flusher commits
+ * one chunk while the next is encoded, and the encoded copies of a large
+ * update never all sit in memory at once. */
+#define UPDATE_CHUNK 8192
+
+/* Writethrough: the whole batch is one commit, all or nothing. Lazy and
+ * memory modes apply it chunk by chunk, like dict.update: a bad value stops
+ * the update there, with the earlier pairs stored. */
+int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs)
+{
+    PyObject *seq = PySequence_Fast(pairs, "update expects pairs");
+    if (!seq)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t chunk = self->persist == DS_PERSIST_WRITETHROUGH ? n : UPDATE_CHUNK;
+    int rc;
+    Py_ssize_t first = 0;
+    do {
+        Py_ssize_t len = n - first < chunk ? n - first : chunk;
+        rc = apply_pairs(self, ns, seq, first, len);
+        first += len;
+    } while (rc == 0 && first < n);
     Py_DECREF(seq);
     return rc;
 }
