@@ -12,7 +12,9 @@
  *                   checks, counts and tier updates of one key are atomic
  *   3. leaves       hot-map shard locks, the warm lock, the write-buffer lock,
  *                   the store's connection mutex, the namespace-table lock,
- *                   the retire-list lock: none is held while taking another
+ *                   the retire-list lock, the flusher's mutex (taken to wake
+ *                   it early, and never held by the flusher while it
+ *                   flushes): none is held while taking another
  * The GIL is not part of the order: the core never takes it. Callers that hold
  * it use allow_io = 0, in which case the engine only try-locks write_lock and
  * returns DS_NEED_IO rather than block or touch SQLite; the caller then
