@@ -26,17 +26,25 @@ int dsv4_check_usable(DictSQLiteV4Object *self)
     return -1;
 }
 
-int dsv4_sync(DictSQLiteV4Object *self)
+/* Run a whole-database engine call (SQLite work) with the GIL released,
+ * then release what it retired and turn a failure into the exception. */
+static int run_engine_call(DictSQLiteV4Object *self,
+                           ds_status (*call)(ds_engine *, ds_error *))
 {
     ds_error err;
     ds_status st;
-    DS_WITHOUT_GIL(self, st = ds_engine_sync(self->engine, &err));
+    DS_WITHOUT_GIL(self, st = call(self->engine, &err));
     dsv4_drain_retired(self);
     if (st != DS_OK) {
         dsv4_raise(self, st, &err);
         return -1;
     }
     return 0;
+}
+
+int dsv4_sync(DictSQLiteV4Object *self)
+{
+    return run_engine_call(self, ds_engine_sync);
 }
 
 void dsv4_raise(DictSQLiteV4Object *self, ds_status st, const ds_error *err)
@@ -165,15 +173,7 @@ int dsv4_contains(DictSQLiteV4Object *self, uint32_t ns, PyObject *key)
 /* Commit what the core said is due, with the GIL released. */
 int dsv4_flush_now(DictSQLiteV4Object *self)
 {
-    ds_error err;
-    ds_status st;
-    DS_WITHOUT_GIL(self, st = ds_engine_flush(self->engine, &err));
-    dsv4_drain_retired(self);
-    if (st != DS_OK) {
-        dsv4_raise(self, st, &err);
-        return -1;
-    }
-    return 0;
+    return run_engine_call(self, ds_engine_flush);
 }
 
 int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *value)
