@@ -83,7 +83,10 @@ def rust_peer(results, col):
     same durability class for the others."""
     cid = col["id"]
     if cid.startswith("ours/"):
-        return "rust/" + cid.split("/", 1)[1]
+        rest = cid.split("/", 1)[1]
+        if rest.endswith("/table"):  # a table proxy compares with the same mode
+            rest = rest[: -len("/table")]
+        return "rust/" + rest
     if cid.startswith("rust/"):
         return None
     return RUST_BY_DURABILITY.get(col.get("durability") or "")

@@ -64,6 +64,9 @@ COLUMNS = [
     # jsonb storage: only the small-dict value kind (the hot-get jsonb bar)
     ("ours/memory/jsonb", "ours", "memory", "jsonb", "ours"),
     ("rust/memory/jsonb", "rust", "memory", "jsonb", "rust"),
+    # the same operations through a TableProxy (db.table("bench"))
+    ("ours/memory/table", "ours_table", "memory", "pickle", "ours"),
+    ("ours/lazy/table", "ours_table", "lazy", "pickle", "ours"),
 ]
 JSONB_ONLY_SMALL = {"ours/memory/jsonb", "rust/memory/jsonb"}
 QUICK_COLUMNS = {"ours/memory", "ours/lazy", "ours/writethrough", "dict+pickle",
@@ -482,7 +485,7 @@ def main(argv=None):
                 continue
             n = cfg["n_64k"] if kind == "64k" else cfg["n"]
             spec = {"kind": "cell", "lib": col["lib"], "mode": col["mode"], "value_kind": kind,
-                    "n": n, "repeats": cfg["repeats"] if col["lib"] == "ours"
+                    "n": n, "repeats": cfg["repeats"] if col["lib"] in ("ours", "ours_table")
                     else cfg["peer_repeats"], "inner": cfg["inner"],
                     "budget": cfg["budget_s"], "batch": cfg["batch"], "batches": cfg["batches"],
                     "dir": str(workdir / "cells")}

@@ -262,6 +262,23 @@ class DictSQLiteAdapter(Adapter):
         return _dist_version("dictsqlite") or getattr(self.mod, "__version__", None)
 
 
+class DictSQLiteTableAdapter(DictSQLiteAdapter):
+    """Ours through a table proxy, db.table("bench"): the dict operations run on the
+    proxy, flush/close on the database that owns it."""
+
+    def open(self):
+        super().open()
+        self.parent = self.db
+        self.db = self.parent.table("bench")
+
+    def close(self):
+        if self.db is not None:
+            self.parent.close()
+
+    def flush(self):
+        self.parent.flush()
+
+
 class DictPickleAdapter(Adapter):
     """The built-in dict holding pickle.dumps(value): the in-memory reference."""
     durability = "none"
@@ -641,6 +658,7 @@ class ShelveAdapter(Adapter):
 
 ADAPTERS = {
     "ours": DictSQLiteAdapter,
+    "ours_table": DictSQLiteTableAdapter,
     "rust": DictSQLiteAdapter,
     "dict_pickle": DictPickleAdapter,
     "sqlite3_pickle": Sqlite3PickleAdapter,
@@ -873,7 +891,7 @@ def run_cell(spec):
         ad = ADAPTERS[lib](spec, path)
         info.update(durability=ad.durability, persistent=ad.persistent,
                     has_flush=ad.has_flush, version=ad.version(), notes=list(ad.notes))
-        if lib in ("ours", "rust"):
+        if hasattr(ad, "mod"):
             info["module_file"] = ad.mod.__file__
         keys = make_keys(n)
         shuffled = keys[:]
