@@ -481,35 +481,26 @@ PyObject *dsmap_get_method(PyObject *mapping, PyObject *const *args,
     return v;
 }
 
-PyObject *dsmap_set_method(PyObject *mapping, PyObject *const *args,
-                               Py_ssize_t nargs)
+/* set(), delete() and contains() are the [] =, del and in slots by name. */
+PyObject *dsmap_set_method(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs)
 {
-    DictSQLiteV4Object *self = DS_DB(mapping);
-    uint32_t ns = DS_NS(mapping);
     if (!_PyArg_CheckPositional("set", nargs, 2, 2))
         return NULL;
-    CHECK_USABLE_OR_NULL(self);
-    if (dsv4_set(self, ns, args[0], args[1]) < 0)
+    if (dsmap_ass_subscript(mapping, args[0], args[1]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
 PyObject *dsmap_delete_method(PyObject *mapping, PyObject *key)
 {
-    DictSQLiteV4Object *self = DS_DB(mapping);
-    uint32_t ns = DS_NS(mapping);
-    CHECK_USABLE_OR_NULL(self);
-    if (dsv4_delete(self, ns, key) < 0)
+    if (dsmap_ass_subscript(mapping, key, NULL) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
 PyObject *dsmap_contains_method(PyObject *mapping, PyObject *key)
 {
-    DictSQLiteV4Object *self = DS_DB(mapping);
-    uint32_t ns = DS_NS(mapping);
-    CHECK_USABLE_OR_NULL(self);
-    int r = dsv4_contains(self, ns, key);
+    int r = dsmap_sq_contains(mapping, key);
     if (r < 0)
         return NULL;
     return PyBool_FromLong(r);
