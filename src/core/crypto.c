@@ -154,6 +154,27 @@ static ds_status check_names(const char *tbl, size_t tlen, const char *key, size
     return DS_OK;
 }
 
+/* Seal and open must set GCM up identically (cipher, nonce length, key and
+ * nonce) or sealed values stop opening: one function keeps them in step. */
+static ds_status gcm_begin(const ds_crypto *c, int encrypt, const uint8_t *nonce,
+                           EVP_CIPHER_CTX **out, ds_error *err)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (!ctx) {
+        ERR_clear_error();
+        return ds_error_set(err, DS_NOMEM, "out of memory allocating a cipher context");
+    }
+    if (EVP_CipherInit_ex(ctx, c->cipher, NULL, NULL, NULL, encrypt) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DS_CRYPTO_NONCE_LEN, NULL) != 1 ||
+        EVP_CipherInit_ex(ctx, NULL, NULL, c->key, nonce, encrypt) != 1) {
+        EVP_CIPHER_CTX_free(ctx);
+        return openssl_error(err, encrypt ? "AES-256-GCM encryption"
+                                          : "AES-256-GCM decryption");
+    }
+    *out = ctx;
+    return DS_OK;
+}
+
 ds_status ds_crypto_seal(const ds_crypto *c, const char *tbl, size_t tlen,
                          const char *key, size_t klen, const void *plain,
                          size_t plain_len, uint8_t *out, ds_error *err)
@@ -170,17 +191,13 @@ ds_status ds_crypto_seal(const ds_crypto *c, const char *tbl, size_t tlen,
     if (RAND_bytes(nonce, DS_CRYPTO_NONCE_LEN) != 1)
         return openssl_error(err, "RAND_bytes (nonce)");
 
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (!ctx) {
-        ERR_clear_error();
-        return ds_error_set(err, DS_NOMEM, "out of memory allocating a cipher context");
-    }
+    EVP_CIPHER_CTX *ctx;
+    st = gcm_begin(c, 1, nonce, &ctx, err);
+    if (st != DS_OK)
+        return st;
     uint8_t dummy[16];
     int outl = 0;
-    if (EVP_EncryptInit_ex(ctx, c->cipher, NULL, NULL, NULL) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DS_CRYPTO_NONCE_LEN, NULL) != 1 ||
-        EVP_EncryptInit_ex(ctx, NULL, NULL, c->key, nonce) != 1 ||
-        !feed_aad(ctx, 1, tbl, tlen, key, klen) ||
+    if (!feed_aad(ctx, 1, tbl, tlen, key, klen) ||
         !update_chunks(ctx, 1, ct, plain, plain_len) ||
         EVP_EncryptFinal_ex(ctx, dummy, &outl) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, DS_CRYPTO_TAG_LEN,
@@ -214,17 +231,13 @@ ds_status ds_crypto_open(const ds_crypto *c, const char *tbl, size_t tlen,
     uint8_t tag[DS_CRYPTO_TAG_LEN];
     memcpy(tag, ct + plain_len, DS_CRYPTO_TAG_LEN);
 
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (!ctx) {
-        ERR_clear_error();
-        return ds_error_set(err, DS_NOMEM, "out of memory allocating a cipher context");
-    }
+    EVP_CIPHER_CTX *ctx;
+    st = gcm_begin(c, 0, nonce, &ctx, err);
+    if (st != DS_OK)
+        return st; /* nothing has been written to out yet */
     uint8_t dummy[16];
     int outl = 0;
-    if (EVP_DecryptInit_ex(ctx, c->cipher, NULL, NULL, NULL) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DS_CRYPTO_NONCE_LEN, NULL) != 1 ||
-        EVP_DecryptInit_ex(ctx, NULL, NULL, c->key, nonce) != 1 ||
-        !feed_aad(ctx, 0, tbl, tlen, key, klen) ||
+    if (!feed_aad(ctx, 0, tbl, tlen, key, klen) ||
         !update_chunks(ctx, 0, out, ct, plain_len) ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, DS_CRYPTO_TAG_LEN, tag) != 1) {
         EVP_CIPHER_CTX_free(ctx);

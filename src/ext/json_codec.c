@@ -19,6 +19,7 @@
  * readable from a deep one.
  */
 #include "json_codecs.h"
+#include "key_string_cache.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -59,6 +60,28 @@ static const unsigned char ESCAPE_ASCII[128] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* Room for 4 bytes must be reserved. A surrogate comes out in its 3-byte
+ * "surrogatepass" form. */
+static inline char *put_utf8(char *p, Py_UCS4 c)
+{
+    if (c < 0x80) {
+        *p++ = (char)c;
+    } else if (c < 0x800) {
+        *p++ = (char)(0xC0 | (c >> 6));
+        *p++ = (char)(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        *p++ = (char)(0xE0 | (c >> 12));
+        *p++ = (char)(0x80 | ((c >> 6) & 0x3F));
+        *p++ = (char)(0x80 | (c & 0x3F));
+    } else {
+        *p++ = (char)(0xF0 | (c >> 18));
+        *p++ = (char)(0x80 | ((c >> 12) & 0x3F));
+        *p++ = (char)(0x80 | ((c >> 6) & 0x3F));
+        *p++ = (char)(0x80 | (c & 0x3F));
+    }
+    return p;
+}
+
 /* Write one code point; room for 6 bytes must be reserved. Lone surrogates
  * become \udXXX escapes: raw they would not be UTF-8, escaped the text stays
  * valid JSON and our decoder turns them back into the same code point. */
@@ -85,9 +108,6 @@ static char *write_char(char *p, Py_UCS4 c)
             *p++ = HEX[c >> 4];
             *p++ = HEX[c & 15];
         }
-    } else if (c < 0x800) {
-        *p++ = (char)(0xC0 | (c >> 6));
-        *p++ = (char)(0x80 | (c & 0x3F));
     } else if (c >= 0xD800 && c <= 0xDFFF) {
         *p++ = '\\';
         *p++ = 'u';
@@ -95,15 +115,8 @@ static char *write_char(char *p, Py_UCS4 c)
         *p++ = HEX[(c >> 8) & 15];
         *p++ = HEX[(c >> 4) & 15];
         *p++ = HEX[c & 15];
-    } else if (c < 0x10000) {
-        *p++ = (char)(0xE0 | (c >> 12));
-        *p++ = (char)(0x80 | ((c >> 6) & 0x3F));
-        *p++ = (char)(0x80 | (c & 0x3F));
     } else {
-        *p++ = (char)(0xF0 | (c >> 18));
-        *p++ = (char)(0x80 | ((c >> 12) & 0x3F));
-        *p++ = (char)(0x80 | ((c >> 6) & 0x3F));
-        *p++ = (char)(0x80 | (c & 0x3F));
+        p = put_utf8(p, c);
     }
     return p;
 }
@@ -614,21 +627,7 @@ static PyObject *decode_string(const json_dec *d, const json_tok *t)
             }
             /* A lone surrogate goes out as its 3-byte form, which
              * "surrogatepass" below turns back into that code point. */
-            if (c < 0x80) {
-                *p++ = (char)c;
-            } else if (c < 0x800) {
-                *p++ = (char)(0xC0 | (c >> 6));
-                *p++ = (char)(0x80 | (c & 0x3F));
-            } else if (c < 0x10000) {
-                *p++ = (char)(0xE0 | (c >> 12));
-                *p++ = (char)(0x80 | ((c >> 6) & 0x3F));
-                *p++ = (char)(0x80 | (c & 0x3F));
-            } else {
-                *p++ = (char)(0xF0 | (c >> 18));
-                *p++ = (char)(0x80 | ((c >> 12) & 0x3F));
-                *p++ = (char)(0x80 | ((c >> 6) & 0x3F));
-                *p++ = (char)(0x80 | (c & 0x3F));
-            }
+            p = put_utf8(p, c);
             break;
         }
         default: /* '"', '\\', '/' */
@@ -642,47 +641,20 @@ static PyObject *decode_string(const json_dec *d, const json_tok *t)
     return r;
 }
 
-/* Object keys repeat from value to value, so recently decoded short keys are
- * kept and shared: no allocation, and the str already carries its hash for
- * the dict insert. All access happens with the GIL held and nothing in
- * lookup or update can run Python code, so no lock is needed. The cache is
- * process-wide: fine as long as every interpreter that imports the module
- * shares the main GIL (the module does not declare per-interpreter GIL
- * support), and left out of free-threaded builds. */
-#define KEY_CACHE_SLOTS 256
-#define KEY_CACHE_MAXLEN 24
+static ds_key_cache key_cache;
 
-typedef struct {
-    PyObject *str;
-    size_t len;
-    char bytes[KEY_CACHE_MAXLEN];
-} key_slot;
-
-#ifndef Py_GIL_DISABLED
-static key_slot key_cache[KEY_CACHE_SLOTS];
-#endif
+/* A key the cache may hold: one with no escapes, whose text is its bytes. */
+static PyObject *decode_plain_key(const void *tok, const unsigned char *s, size_t n)
+{
+    return utf8_or_invalid((const char *)s, n, NULL, ((const json_tok *)tok)->start);
+}
 
 static PyObject *decode_key(const json_dec *d, const json_tok *t)
 {
-#ifndef Py_GIL_DISABLED
-    if (!t->escaped && t->len <= KEY_CACHE_MAXLEN) {
-        const unsigned char *s = (const unsigned char *)d->src + t->start;
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < t->len; i++)
-            h = (h ^ s[i]) * 16777619u;
-        key_slot *slot = &key_cache[(h ^ (h >> 16)) & (KEY_CACHE_SLOTS - 1)];
-        if (slot->str && slot->len == t->len && memcmp(slot->bytes, s, t->len) == 0)
-            return Py_NewRef(slot->str);
-        PyObject *k = utf8_or_invalid((const char *)s, t->len, NULL, t->start);
-        if (!k)
-            return NULL;
-        Py_XSETREF(slot->str, Py_NewRef(k));
-        slot->len = t->len;
-        memcpy(slot->bytes, s, t->len);
-        return k;
-    }
-#endif
-    return decode_string(d, t);
+    if (t->escaped)
+        return decode_string(d, t);
+    return ds_key_cache_get(&key_cache, (const unsigned char *)d->src + t->start, t->len,
+                            decode_plain_key, t);
 }
 
 static PyObject *decode_number(const json_dec *d, const json_tok *t)

@@ -25,6 +25,7 @@
  * written at a shallow Python stack stays readable from a deep one.
  */
 #include "json_codecs.h"
+#include "key_string_cache.h"
 
 #include <math.h>
 #include <msgpack.h>
@@ -357,45 +358,11 @@ static PyObject *make_str(const unpacker *u, const unsigned char *s, size_t n)
     return r;
 }
 
-/* Map keys repeat from value to value, so recently decoded short keys are
- * kept and shared: no allocation, and the str already carries its hash for
- * the dict insert. All access happens with the GIL held and nothing in
- * lookup or update can run Python code, so no lock is needed. The cache is
- * process-wide: fine as long as every interpreter that imports the module
- * shares the main GIL (the module does not declare per-interpreter GIL
- * support), and left out of free-threaded builds. */
-#define KEY_CACHE_SLOTS 256
-#define KEY_CACHE_MAXLEN 24
+static ds_key_cache key_cache;
 
-typedef struct {
-    PyObject *str;
-    size_t len;
-    unsigned char bytes[KEY_CACHE_MAXLEN];
-} key_slot;
-
-#ifndef Py_GIL_DISABLED
-static key_slot key_cache[KEY_CACHE_SLOTS];
-#endif
-
-static PyObject *make_key(const unpacker *u, const unsigned char *s, size_t n)
+/* make_str in the shape the cache calls back. */
+static PyObject *decode_key(const void *u, const unsigned char *s, size_t n)
 {
-#ifndef Py_GIL_DISABLED
-    if (n <= KEY_CACHE_MAXLEN) {
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < n; i++)
-            h = (h ^ s[i]) * 16777619u;
-        key_slot *slot = &key_cache[(h ^ (h >> 16)) & (KEY_CACHE_SLOTS - 1)];
-        if (slot->str && slot->len == n && memcmp(slot->bytes, s, n) == 0)
-            return Py_NewRef(slot->str);
-        PyObject *k = make_str(u, s, n);
-        if (!k)
-            return NULL;
-        Py_XSETREF(slot->str, Py_NewRef(k));
-        slot->len = n;
-        memcpy(slot->bytes, s, n);
-        return k;
-    }
-#endif
     return make_str(u, s, n);
 }
 
@@ -467,7 +434,7 @@ static PyObject *unpack_key(unpacker *u)
     }
     if (!(s = take(u, n)))
         return truncated(u);
-    return make_key(u, s, n);
+    return ds_key_cache_get(&key_cache, s, n, decode_key, u);
 }
 
 static PyObject *unpack_map(unpacker *u, size_t n, int depth, const unsigned char *at)
