@@ -129,9 +129,15 @@ ds_status ds_engine_put(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                         ds_error *err);
 
 /* Apply many puts under one write_lock round trip, then (writethrough) one
- * commit. keys/values are parallel arrays. On an error part-way, puts already
- * applied stay applied in memory (they will be committed by the next flush),
- * and the index reached is in *done. */
+ * commit. On an error part-way, puts already applied stay applied in memory
+ * (they will be committed by the next flush), and the index reached is in
+ * *done.
+ *
+ * owner (may be NULL): the binding's object holding value's bytes, which is
+ * also the decoded value (see ds_entry_new_external). An item with an owner
+ * carries one reference to it, and the call consumes every such reference
+ * whatever it returns: kept by the new entry, or handed to the retire list.
+ * So a caller retrying after DS_NEED_IO takes new references first. */
 typedef struct ds_put_item {
     const char *key;
     size_t klen;
@@ -139,6 +145,7 @@ typedef struct ds_put_item {
     uint8_t codec;
     const void *value;
     size_t vlen;
+    void *owner;
 } ds_put_item;
 ds_status ds_engine_put_many(ds_engine *e, uint32_t ns, const ds_put_item *items,
                              size_t n, int allow_io, size_t *done, int *flush_due,

@@ -48,6 +48,10 @@ enum {
 /* flags */
 enum {
     DS_ENTRY_TOMBSTONE = 0x01, /* a pending delete in the write buffer */
+    /* The value bytes live in aux (an immutable object of the binding that
+     * is also the decoded value); data holds a pointer to them after the key
+     * instead of a copy. See ds_entry_new_external. */
+    DS_ENTRY_EXTERNAL = 0x02,
 };
 
 typedef struct ds_entry {
@@ -68,7 +72,10 @@ typedef struct ds_entry {
 static inline const char *ds_entry_key(const ds_entry *e) { return e->data; }
 static inline const unsigned char *ds_entry_value(const ds_entry *e)
 {
-    return (const unsigned char *)e->data + e->klen + 1;
+    const unsigned char *p = (const unsigned char *)e->data + e->klen + 1;
+    if (e->flags & DS_ENTRY_EXTERNAL)
+        memcpy(&p, p, sizeof(p));
+    return p;
 }
 
 /* A list of aux pointers whose entries died; drained by the binding. */
@@ -87,6 +94,19 @@ size_t ds_retire_take(ds_retire *r, void ***out);
 /* New entry with refcnt 1. value may be NULL when vlen is 0. */
 ds_entry *ds_entry_new(uint32_t ns, const char *key, size_t klen, uint64_t hash,
                        uint8_t codec, const void *value, size_t vlen, uint8_t flags);
+
+/* New entry whose value is not copied: value points into owner, an object of
+ * the binding that stays alive and unchanged as long as it is referenced and
+ * that is itself the decoded value (so it becomes aux). The entry takes over
+ * one reference to owner, which goes to the retire list with the entry (or
+ * at once to r if the allocation fails, then NULL is returned). Large values
+ * written by the binding skip a copy (and a big malloc/free pair) this way. */
+ds_entry *ds_entry_new_external(uint32_t ns, const char *key, size_t klen,
+                                uint64_t hash, uint8_t codec, const void *value,
+                                size_t vlen, void *owner, ds_retire *r);
+
+/* Queue a binding object for release under the GIL (see ds_retire). */
+void ds_retire_push(ds_retire *r, void *item);
 
 static inline ds_entry *ds_entry_incref(ds_entry *e)
 {

@@ -812,6 +812,16 @@ ds_status ds_engine_contains(ds_engine *e, uint32_t ns, const char *key,
 /* ---- writes ------------------------------------------------------------ */
 
 /* One put with write_lock held. */
+/* Hand the owner references of items the engine did not store to the
+ * retire list (see ds_put_item). */
+static void release_owners(ds_engine *e, const ds_put_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (items[i].owner)
+            ds_retire_push(&e->retire, items[i].owner);
+}
+
+/* Consumes it->owner whatever it returns. */
 static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
                             int allow_io, int *existed, ds_error *err)
 {
@@ -824,11 +834,16 @@ static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
     if (!complete && !stale) {
         ds_status st = exists_locked(e, ns, it->key, it->klen, it->hash, allow_io,
                                      &exists, err);
-        if (st != DS_OK)
+        if (st != DS_OK) {
+            release_owners(e, it, 1);
             return st;
+        }
     }
-    ds_entry *x = ds_entry_new(ns, it->key, it->klen, it->hash, it->codec,
-                               it->value, it->vlen, 0);
+    ds_entry *x = it->owner
+        ? ds_entry_new_external(ns, it->key, it->klen, it->hash, it->codec, it->value,
+                                it->vlen, it->owner, &e->retire)
+        : ds_entry_new(ns, it->key, it->klen, it->hash, it->codec, it->value,
+                       it->vlen, 0);
     if (!x)
         return ds_error_set(err, DS_NOMEM, "out of memory storing a value of %zu bytes",
                             it->vlen);
@@ -863,7 +878,7 @@ ds_status ds_engine_put(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                         size_t vlen, int allow_io, int *existed, int *flush_due,
                         ds_error *err)
 {
-    ds_put_item it = {key, klen, hash, codec, value, vlen};
+    ds_put_item it = {key, klen, hash, codec, value, vlen, NULL};
     if (allow_io)
         ensure_keyset(e, ns);
     if (!lock_writes(e, allow_io))
@@ -883,8 +898,10 @@ ds_status ds_engine_put_many(ds_engine *e, uint32_t ns, const ds_put_item *items
     *done = 0;
     if (allow_io)
         ensure_keyset(e, ns);
-    if (!lock_writes(e, allow_io))
+    if (!lock_writes(e, allow_io)) {
+        release_owners(e, items, n);
         return DS_NEED_IO;
+    }
     ds_status st = DS_OK;
     size_t i = 0;
     for (; i < n; i++) {
@@ -894,8 +911,10 @@ ds_status ds_engine_put_many(ds_engine *e, uint32_t ns, const ds_put_item *items
     }
     pthread_mutex_unlock(&e->write_lock);
     *done = i;
-    if (st != DS_OK)
+    if (st != DS_OK) {
+        release_owners(e, items + i + 1, n - i - 1);
         return st;
+    }
     maybe_kick_flusher(e, i);
     return maybe_flush(e, allow_io, flush_due, err);
 }

@@ -5,12 +5,14 @@
 
 #include "dictsqlite/entry.h"
 
-ds_entry *ds_entry_new(uint32_t ns, const char *key, size_t klen, uint64_t hash,
-                       uint8_t codec, const void *value, size_t vlen, uint8_t flags)
+/* An entry with room for the key and stored bytes of the value, every
+ * field but the value set. */
+static ds_entry *entry_alloc(uint32_t ns, const char *key, size_t klen, uint64_t hash,
+                             uint8_t codec, size_t vlen, size_t stored, uint8_t flags)
 {
-    if (klen > UINT32_MAX || vlen > SIZE_MAX - sizeof(ds_entry) - klen - 1)
+    if (klen > UINT32_MAX || stored > SIZE_MAX - sizeof(ds_entry) - klen - 1)
         return NULL;
-    ds_entry *e = malloc(sizeof(ds_entry) + klen + 1 + vlen);
+    ds_entry *e = malloc(sizeof(ds_entry) + klen + 1 + stored);
     if (!e)
         return NULL;
     e->lru_prev = e->lru_next = NULL;
@@ -25,12 +27,34 @@ ds_entry *ds_entry_new(uint32_t ns, const char *key, size_t klen, uint64_t hash,
     if (klen)
         memcpy(e->data, key, klen);
     e->data[klen] = '\0';
-    if (vlen)
+    return e;
+}
+
+ds_entry *ds_entry_new(uint32_t ns, const char *key, size_t klen, uint64_t hash,
+                       uint8_t codec, const void *value, size_t vlen, uint8_t flags)
+{
+    ds_entry *e = entry_alloc(ns, key, klen, hash, codec, vlen, vlen, flags);
+    if (e && vlen)
         memcpy(e->data + klen + 1, value, vlen);
     return e;
 }
 
-static void retire_push(ds_retire *r, void *item)
+ds_entry *ds_entry_new_external(uint32_t ns, const char *key, size_t klen,
+                                uint64_t hash, uint8_t codec, const void *value,
+                                size_t vlen, void *owner, ds_retire *r)
+{
+    ds_entry *e = entry_alloc(ns, key, klen, hash, codec, vlen, sizeof(value),
+                              DS_ENTRY_EXTERNAL);
+    if (!e) {
+        ds_retire_push(r, owner);
+        return NULL;
+    }
+    memcpy(e->data + klen + 1, &value, sizeof(value));
+    atomic_init(&e->aux, owner);
+    return e;
+}
+
+void ds_retire_push(ds_retire *r, void *item)
 {
     pthread_mutex_lock(&r->lock);
     if (r->len == r->cap) {
@@ -57,13 +81,14 @@ void ds_entry_decref(ds_entry *e, ds_retire *r)
         return;
     void *aux = atomic_load_explicit(&e->aux, memory_order_acquire);
     if (aux && r)
-        retire_push(r, aux);
+        ds_retire_push(r, aux);
     free(e);
 }
 
 size_t ds_entry_footprint(const ds_entry *e)
 {
     /* glibc malloc: 8 bytes of header, 16-byte granularity */
+    /* An external value is counted all the same: the entry keeps it alive. */
     size_t n = sizeof(ds_entry) + e->klen + 1 + e->vlen + 8;
     return (n + 15) & ~(size_t)15;
 }

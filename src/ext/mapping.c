@@ -176,6 +176,60 @@ int dsv4_flush_now(DictSQLiteV4Object *self)
     return run_engine_call(self, ds_engine_flush);
 }
 
+/* Values at least this long are handed to the core by reference instead of
+ * copied: below it a copy costs less than the retire-list round trip that
+ * releasing the reference later takes. */
+#define DS_EXTERNAL_MIN 256
+
+/* An item for the core, lending it a reference to the value's bytes object
+ * when the entry can use it in place (see ds_put_item.owner): an exact bytes
+ * object stored as it is, which is then also what a read returns. */
+static ds_put_item put_item(const ds_key *k, const ds_encoded *enc)
+{
+    void *owner = NULL;
+    if (enc->owner && enc->len >= DS_EXTERNAL_MIN && PyBytes_CheckExact(enc->owner) &&
+        enc->codec == (DS_CODEC_BYTES | DS_CODEC_FLAG_IMMUTABLE))
+        owner = Py_NewRef(enc->owner);
+    return (ds_put_item){k->utf8, (size_t)k->len, k->hash, enc->codec, enc->data,
+                         enc->len, owner};
+}
+
+/* Lend the items' owners again before a retry: the failed call consumed
+ * the references it was given. */
+static void lend_owners_again(ds_put_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        Py_XINCREF((PyObject *)items[i].owner);
+}
+
+/* Apply prepared items under one write-lock round trip: in memory with the
+ * GIL held when the core can, else (writethrough, or the core needs I/O)
+ * with the GIL released. */
+static int apply_items(DictSQLiteV4Object *self, uint32_t ns, ds_put_item *items,
+                       size_t n)
+{
+    size_t done_n = 0, total = 0;
+    ds_error err;
+    ds_status st = DS_OK;
+    int due = 0;
+    if (self->persist != DS_PERSIST_WRITETHROUGH)
+        st = ds_engine_put_many(self->engine, ns, items, n, 0, &done_n, &due, &err);
+    total = done_n;
+    if (self->persist == DS_PERSIST_WRITETHROUGH || st == DS_NEED_IO) {
+        if (st == DS_NEED_IO)
+            lend_owners_again(items + total, n - total);
+        DS_WITHOUT_GIL(self, st = ds_engine_put_many(self->engine, ns, items + total,
+                                                     n - total, 1, &done_n, NULL, &err));
+        due = 0;
+    }
+    dsv4_drain_retired(self);
+    if (st != DS_OK) {
+        dsv4_raise(self, st, &err);
+        return -1;
+    }
+    return due ? dsv4_flush_now(self) : 0;
+}
+
 int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *value)
 {
     ds_key k;
@@ -184,30 +238,10 @@ int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *val
     ds_encoded enc;
     ds_encoded_init(&enc);
     int rc = -1;
-    if (ds_encode_value(self->state, self->storage, value, self->safe_policy, &enc) < 0)
-        goto done;
-    ds_error err;
-    ds_status st;
-    int due = 0;
-    if (self->persist == DS_PERSIST_WRITETHROUGH) {
-        DS_WITHOUT_GIL(self, st = ds_engine_put(self->engine, ns, k.utf8, (size_t)k.len,
-                                                k.hash, enc.codec, enc.data, enc.len, 1,
-                                                NULL, NULL, &err));
-    } else {
-        st = ds_engine_put(self->engine, ns, k.utf8, (size_t)k.len, k.hash, enc.codec,
-                           enc.data, enc.len, 0, NULL, &due, &err);
-        if (st == DS_NEED_IO)
-            DS_WITHOUT_GIL(self, st = ds_engine_put(self->engine, ns, k.utf8,
-                                                    (size_t)k.len, k.hash, enc.codec,
-                                                    enc.data, enc.len, 1, NULL, NULL,
-                                                    &err));
+    if (ds_encode_value(self->state, self->storage, value, self->safe_policy, &enc) == 0) {
+        ds_put_item item = put_item(&k, &enc);
+        rc = apply_items(self, ns, &item, 1);
     }
-    dsv4_drain_retired(self);
-    if (st != DS_OK)
-        dsv4_raise(self, st, &err);
-    else
-        rc = due ? dsv4_flush_now(self) : 0;
-done:
     ds_encoded_release(&enc);
     ds_key_release(&k);
     return rc;
@@ -283,27 +317,11 @@ static int apply_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *seq,
             goto done;
         }
         Py_DECREF(kv);
-        items[i] = (ds_put_item){keys[i].utf8, (size_t)keys[i].len, keys[i].hash,
-                                 encs[i].codec, encs[i].data, encs[i].len};
     }
-    size_t done_n = 0, total = 0;
-    ds_error err;
-    ds_status st = DS_OK;
-    int due = 0;
-    if (self->persist != DS_PERSIST_WRITETHROUGH)
-        st = ds_engine_put_many(self->engine, ns, items, (size_t)n, 0, &done_n, &due, &err);
-    total = done_n;
-    if (self->persist == DS_PERSIST_WRITETHROUGH || st == DS_NEED_IO) {
-        DS_WITHOUT_GIL(self, st = ds_engine_put_many(self->engine, ns, items + total,
-                                                     (size_t)n - total, 1, &done_n,
-                                                     NULL, &err));
-        due = 0;
-    }
-    dsv4_drain_retired(self);
-    if (st != DS_OK)
-        dsv4_raise(self, st, &err);
-    else
-        rc = due ? dsv4_flush_now(self) : 0;
+    /* Only now, with nothing left to fail, lend the core any references. */
+    for (Py_ssize_t i = 0; i < n; i++)
+        items[i] = put_item(&keys[i], &encs[i]);
+    rc = apply_items(self, ns, items, (size_t)n);
 done:
     for (Py_ssize_t i = 0; i < prepared; i++) {
         ds_key_release(&keys[i]);

@@ -119,3 +119,52 @@ def test_failed_operations_do_not_leak(db_path):
         assert "a" not in db
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("storage", ["pickle", "bytes"])
+def test_large_bytes_values_are_held_by_reference_and_released(db_path, mode, storage):
+    """Bytes of 256 B and more are kept by reference, not copied: the store
+    holds exactly one reference while the key has that value, and gives it
+    back on overwrite, delete, clear and close."""
+    big = bytes(range(256)) * 4
+    other = b"o" * 4096
+    db = DictSQLiteV4(db_path, persist_mode=mode, storage_mode=storage)
+    try:
+        base = sys.getrefcount(big)
+        db["k"] = big
+        assert sys.getrefcount(big) == base + 1
+        assert db["k"] is big  # the stored object is the decoded value
+        db.update({"a": big, "b": big})
+        assert sys.getrefcount(big) == base + 3
+        db["k"] = other
+        del db["a"]
+        db.pop("b")
+        db.flush() if mode != "memory" else None
+        gc.collect()
+        assert sys.getrefcount(big) == base
+        db["k"] = big
+        db.clear()
+        assert sys.getrefcount(big) == base
+        db["k"] = big
+    finally:
+        db.close()
+    assert sys.getrefcount(big) == base
+    if mode != "memory":
+        with DictSQLiteV4(db_path, persist_mode=mode, storage_mode=storage) as db:
+            assert db["k"] == big and db["k"] is not big
+
+
+@pytest.mark.parametrize("mode", ["lazy", "writethrough"])
+def test_large_bytes_written_by_reference_survive_flush_and_eviction(db_path, mode):
+    """Values held by reference are what the flusher commits and what the
+    warm tier keeps after eviction from a tiny hot tier."""
+    values = {f"k{i}": bytes([i % 256]) * (300 + i) for i in range(200)}
+    with DictSQLiteV4(db_path, persist_mode=mode, hot_capacity=16) as db:
+        db.update(values)
+        for k in list(values)[::7]:
+            values[k] = b"n" * 1000 + k.encode()
+            db[k] = values[k]
+        assert {k: db[k] for k in values} == values
+    with DictSQLiteV4(db_path, persist_mode=mode) as db:
+        assert dict(db.items()) == values
