@@ -475,11 +475,46 @@ int64_t ds_engine_len(ds_engine *e, uint32_t ns)
 
 /* Clean evicted entries go to the warm tier; dirty ones are still referenced
  * by the write buffer, which serves them until they are committed. */
+/* The first eviction from a namespace ends the hot tier's complete picture
+ * of it: from then on, that a key is new must come from the key set. Right
+ * then, and only then, the set can be had without SQLite: every key is in
+ * the hot map or among those being evicted. Built here, a lazy bulk load that
+ * outgrows hot_capacity never stalls in ensure_keyset's full flush and table
+ * scan. Failing is harmless (writes then ask SQLite). Caller holds
+ * write_lock, which guards n->keys. */
+static void keyset_from_hot(ds_engine *e, uint32_t ns, ds_entry **evicted, size_t nev)
+{
+    ds_ns *n = ns_at(e, ns);
+    if (!e->store || n->keys || atomic_load(&n->count_stale))
+        return;
+    ds_entry **all = NULL;
+    size_t count = ds_hotmap_collect(e->hot, ns, &all);
+    if (count == (size_t)-1)
+        return;
+    ds_keyset *ks = ds_keyset_new(count + nev);
+    int ok = ks != NULL;
+    for (size_t i = 0; i < count; i++) {
+        if (ok && ds_keyset_add(ks, ds_hash_bytes(ds_entry_key(all[i]), all[i]->klen)) < 0)
+            ok = 0;
+        ds_entry_decref(all[i], &e->retire);
+    }
+    free(all);
+    for (size_t i = 0; i < nev && ok; i++)
+        if (evicted[i]->ns == ns &&
+            ds_keyset_add(ks, ds_hash_bytes(ds_entry_key(evicted[i]), evicted[i]->klen)) < 0)
+            ok = 0;
+    if (ok)
+        n->keys = ks;
+    else
+        ds_keyset_free(ks);
+}
+
 static void settle_evicted(ds_engine *e, ds_entry **evicted, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         ds_entry *x = evicted[i];
-        atomic_store(&ns_at(e, x->ns)->complete, 0);
+        if (atomic_exchange(&ns_at(e, x->ns)->complete, 0))
+            keyset_from_hot(e, x->ns, evicted, n);
         if (e->warm && !ds_wbuf_holds(e->wbuf, x))
             ds_warm_put(e->warm, x);
         else
@@ -855,12 +890,14 @@ static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
         ds_warm_remove(e->warm, ns, it->key, it->klen, it->hash);
     }
     int replaced = 0;
+    /* An eviction in hot_insert may build the key set, with this key in it. */
+    ds_keyset *keys_before = n->keys;
     hot_insert(e, x, &replaced);
     if (complete)
         exists = replaced;
     if (!exists && !stale) {
         atomic_fetch_add_explicit(&n->count, 1, memory_order_relaxed);
-        if (n->keys && ds_keyset_add(n->keys, ds_hash_bytes(it->key, it->klen)) < 0) {
+        if (keys_before && ds_keyset_add(n->keys, ds_hash_bytes(it->key, it->klen)) < 0) {
             /* Without the hash the set could answer "absent" wrongly; drop it
              * and fall back to asking SQLite. */
             ds_keyset_free(n->keys);

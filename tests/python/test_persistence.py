@@ -203,3 +203,28 @@ def test_len_stays_exact_when_writing_to_a_reopened_database(db_path, mode):
         assert len(db) == 1001
         assert db["k1"] == "overwritten" and db["k0"] == "back"
         assert db["k1499"] == -1499 and "k1497" not in db
+
+
+def test_lazy_load_past_hot_capacity_stays_in_memory_and_counts_right(db_path):
+    """The first eviction of a new database's keys must not force a flush
+    (lazy mode commits at flush()/close()): whether a later key is new is
+    known without asking SQLite, so len() stays exact and nothing is
+    committed before flush()."""
+    import sqlite3
+    db = DictSQLiteV4(db_path, persist_mode="lazy", hot_capacity=1000, enable_async=False)
+    try:
+        for i in range(5000):
+            db[f"k{i}"] = i
+        db["k3"] = "again"  # an evicted key, written again: not a new key
+        assert len(db) == 5000
+        assert db.stats()["dirty_entries"] == 5000
+        con = sqlite3.connect(db_path)
+        assert con.execute("SELECT count(*) FROM kv").fetchone()[0] == 0
+        con.close()
+        del db["k10"]
+        assert len(db) == 4999
+        db.flush()
+    finally:
+        db.close()
+    with DictSQLiteV4(db_path) as db:
+        assert len(db) == 4999 and db["k3"] == "again" and "k10" not in db
