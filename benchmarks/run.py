@@ -247,7 +247,7 @@ def build_limits(bindir):
     return exe, " ".join(cmd)
 
 
-def run_limits(exe, workdir, n, vsize, m, repeats, schema="without_rowid", what="all", nsel=None):
+def run_limits(exe, workdir, n, vsize, m, repeats, schema="split", what="all", nsel=None):
     runs = []
     for rep in range(repeats):
         db = workdir / f"limits-{schema}-{vsize}.db"
@@ -417,7 +417,9 @@ def main(argv=None):
         f"Python {machine['python']}, loadavg {machine.get('loadavg_start')}")
 
     # ---------------------------------------------------------------- C limits
-    limits = {"by_kind": {}, "rowid_by_kind": {}, "bulk": None}
+    # by_kind: the store's schema ("split": kv WITHOUT ROWID for small values,
+    # kv_large rowid for large ones); the two single-table layouts once each for comparison.
+    limits = {"by_kind": {}, "without_rowid_by_kind": {}, "rowid_by_kind": {}, "bulk": None}
     exe, build = build_limits(PEERS / "bin" if not q else workdir / "bin")
     limits["build"] = build
     value_sizes = {}
@@ -450,14 +452,15 @@ def main(argv=None):
             limits["by_kind"][kind] = r
             if "error" in r:
                 harness_failures.append(f"C limits {kind}: {r['error'][:200]}")
-            if not q:  # the same on an ordinary rowid table, once, for the schema decision
-                limits["rowid_by_kind"][kind] = run_limits(exe, workdir, n, vs, m, 1, "rowid",
-                                                           nsel=nsel)
+            if not q:  # every row in one table of either layout, once, for the schema decision
+                for schema in ("without_rowid", "rowid"):
+                    limits[f"{schema}_by_kind"][kind] = run_limits(exe, workdir, n, vs, m, 1, schema,
+                                                                   nsel=nsel)
         if not args.skip_bulk:
             vs = value_sizes.get("small", 58)
             log(f"[limits] bulk insert {cfg['bulk_n']} rows of {vs} B")
             limits["bulk"] = run_limits(exe, workdir, cfg["bulk_n"], vs, 1, max(1, min(cfg["repeats"], 2)),
-                                        "without_rowid", "bulk")
+                                        "split", "bulk")
 
     # ---------------------------------------------------------------- matrix
     wanted = None

@@ -2,28 +2,41 @@
  * sqlite_limits.c - the physical limits that dictsqlite's performance bars refer to.
  *
  * Plain C loops against the same libsqlite3 the Python extension links, with the
- * same PRAGMAs and the same schema as dictsqlite's store (see DESIGN.md):
+ * same PRAGMAs and the same schema and statements as dictsqlite's store
+ * (src/core/store.c, include/dictsqlite/store.h):
  *
  *   PRAGMA journal_mode=WAL; synchronous=NORMAL; cache_size=-65536;
  *   mmap_size=268435456; temp_store=MEMORY; busy_timeout=5000
  *   kv(tbl TEXT, key TEXT, codec INTEGER, value BLOB, PRIMARY KEY(tbl,key)) WITHOUT ROWID
+ *       for values of at most SPLIT_SMALL_MAX (800) bytes,
+ *   kv_large(the same columns, PRIMARY KEY(tbl,key)), an ordinary rowid table,
+ *       for longer values.
+ *   Each upsert also deletes the key from the other table (a key lives in one
+ *   table only; a batch, here the bulk insert, skips that DELETE when the other
+ *   table holds no row of the namespace, as the store does), point selects are
+ *   one UNION ALL ... LIMIT 1 over kv then kv_large, the scan is the store's
+ *   merge of both in key order, and deletes delete from both tables.
  *
  * Measurements (each printed as JSON, times in seconds for the whole loop):
  *   bulk_insert          N rows inserted in one transaction (BEGIN..COMMIT included)
- *   autocommit_upsert    M upserts of existing keys, each its own implicit transaction
- *   autocommit_insert    M inserts of new keys, each its own implicit transaction
+ *   autocommit_upsert    M upserts of existing keys, each its own transaction (implicit;
+ *                        with split an explicit BEGIN IMMEDIATE..COMMIT around the upsert
+ *                        and the delete from the other table, as the store's write_batch)
+ *   autocommit_insert    M inserts of new keys, each its own transaction (as above)
  *   point_select_cold    N prepared point selects in random order on a freshly opened
  *                        connection (empty SQLite page cache; OS page cache warm);
  *                        the value blob is copied out, as a binding must
  *   point_select_hot     the same again on the now warm connection
  *   scan                 one SELECT key,value over the table (rows/s)
- *   autocommit_delete    M deletes, each its own implicit transaction
+ *   autocommit_delete    M deletes, each its own transaction (with split: from both
+ *                        tables in one explicit transaction)
  *
  * Build:  cc -O2 -o sqlite_limits sqlite_limits.c $(pkg-config --cflags --libs sqlite3)
  * Usage:  sqlite_limits DB_PATH N VALUE_SIZE [M] [SEED] [SCHEMA] [WHAT] [S]
  *         M (autocommit loop length) defaults to N.
- *         SCHEMA: "without_rowid" (default, the schema of DESIGN.md) or "rowid" (the same
- *         table as an ordinary rowid table, for comparison).
+ *         SCHEMA: "split" (default: the store's kv + kv_large, above), or for comparison
+ *         one table for every row: "without_rowid" (kv only, the schema before the
+ *         split) or "rowid" (the same table as an ordinary rowid table).
  *         WHAT: "all" (default) or "bulk" (only the bulk insert, for the 1M-row run).
  *         S: how many point selects per pass (default N), random keys of the N.
  */
@@ -68,7 +81,16 @@ static const char *SCHEMA_WITHOUT_ROWID =
 static const char *SCHEMA_ROWID =
     "CREATE TABLE IF NOT EXISTS kv(tbl TEXT NOT NULL, key TEXT NOT NULL, "
     "codec INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY(tbl, key));";
+static const char *SCHEMA_SPLIT =
+    "CREATE TABLE IF NOT EXISTS kv(tbl TEXT NOT NULL, key TEXT NOT NULL, "
+    "codec INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY(tbl, key)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS kv_large(tbl TEXT NOT NULL, key TEXT NOT NULL, "
+    "codec INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY(tbl, key));";
 static const char *SCHEMA;
+static int split;
+
+/* DS_STORE_SMALL_VALUE_MAX of include/dictsqlite/store.h: keep in step. */
+#define SPLIT_SMALL_MAX 800
 
 static sqlite3 *open_db(const char *path) {
     sqlite3 *db = NULL;
@@ -121,10 +143,11 @@ int main(int argc, char **argv) {
     long vsize = atol(argv[3]);
     long m = argc > 4 ? atol(argv[4]) : n;
     if (argc > 5) rng_state = strtoull(argv[5], NULL, 10) | 1ULL;
-    const char *schema_name = argc > 6 ? argv[6] : "without_rowid";
+    const char *schema_name = argc > 6 ? argv[6] : "split";
     if (strcmp(schema_name, "rowid") == 0) SCHEMA = SCHEMA_ROWID;
     else if (strcmp(schema_name, "without_rowid") == 0) SCHEMA = SCHEMA_WITHOUT_ROWID;
-    else { fprintf(stderr, "SCHEMA must be rowid or without_rowid\n"); return 1; }
+    else if (strcmp(schema_name, "split") == 0) { SCHEMA = SCHEMA_SPLIT; split = 1; }
+    else { fprintf(stderr, "SCHEMA must be split, rowid or without_rowid\n"); return 1; }
     int bulk_only = argc > 7 && strcmp(argv[7], "bulk") == 0;
     long nsel = argc > 8 ? atol(argv[8]) : n;
     if (nsel < 1 || nsel > n) nsel = n;
@@ -146,23 +169,52 @@ int main(int argc, char **argv) {
 
     remove_db(path);
     sqlite3 *db = open_db(path);
-    const char *UPSERT = "INSERT INTO kv(tbl,key,codec,value) VALUES('main',?1,1,?2) "
-                         "ON CONFLICT(tbl,key) DO UPDATE SET codec=excluded.codec, value=excluded.value";
-    sqlite3_stmt *up = prep(db, UPSERT);
+    /* Every value of a run has the same size, so with the split schema every
+     * upsert goes to the same table and deletes the key from the other one,
+     * as the store does. */
+    int large = split && vsize > SPLIT_SMALL_MAX;
+    char upsert_sql[256];
+    snprintf(upsert_sql, sizeof upsert_sql,
+             "INSERT INTO %s(tbl,key,codec,value) VALUES('main',?1,1,?2) "
+             "ON CONFLICT(tbl,key) DO UPDATE SET codec=excluded.codec, value=excluded.value",
+             large ? "kv_large" : "kv");
+    sqlite3_stmt *up = prep(db, upsert_sql);
+    sqlite3_stmt *other = split ? prep(db, large ? "DELETE FROM kv WHERE tbl='main' AND key=?1"
+                                                 : "DELETE FROM kv_large WHERE tbl='main' AND key=?1")
+                                : NULL;
+    /* Prepared like the store's, so the split's per-op transaction costs no parse. */
+    sqlite3_stmt *begin = prep(db, "BEGIN IMMEDIATE"), *commit = prep(db, "COMMIT");
 
-    /* 1. bulk insert: N rows in one transaction */
+    /* 1. bulk insert: N rows in one transaction. Like the store's batch, the
+     * split asks once whether the other table holds rows of the namespace and
+     * deletes from it only if so (under the write lock nobody else adds any). */
     t0 = now();
-    exec(db, "BEGIN");
+    exec(db, "BEGIN IMMEDIATE");
+    int other_may_hold = 0;
+    if (other) {
+        sqlite3_stmt *ask = prep(db, large ? "SELECT EXISTS(SELECT 1 FROM kv WHERE tbl='main')"
+                                           : "SELECT EXISTS(SELECT 1 FROM kv_large WHERE tbl='main')");
+        if (sqlite3_step(ask) != SQLITE_ROW) die(db, "bulk insert");
+        other_may_hold = sqlite3_column_int(ask, 0);
+        sqlite3_finalize(ask);
+    }
     for (long i = 0; i < n; i++) {
         key_of(key, i);
         sqlite3_bind_text(up, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_blob(up, 2, val, (int)vsize, SQLITE_STATIC);
         step_done(db, up, "bulk insert");
+        if (other_may_hold) {
+            sqlite3_bind_text(other, 1, key, -1, SQLITE_STATIC);
+            step_done(db, other, "bulk insert");
+        }
     }
     exec(db, "COMMIT");
     t_bulk = now() - t0;
     if (bulk_only) {
         sqlite3_finalize(up);
+        sqlite3_finalize(other);
+        sqlite3_finalize(begin);
+        sqlite3_finalize(commit);
         sqlite3_close(db);
         remove_db(path);
         printf("{\"sqlite_version\": \"%s\", \"n\": %ld, \"value_size\": %ld, \"schema\": \"%s\", "
@@ -178,7 +230,16 @@ int main(int argc, char **argv) {
         key_of(key, order[i]);
         sqlite3_bind_text(up, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_blob(up, 2, val2, (int)vsize, SQLITE_STATIC);
-        step_done(db, up, "autocommit upsert");
+        if (other) {
+            /* The store's upsert is a two-statement transaction. */
+            step_done(db, begin, "begin");
+            step_done(db, up, "autocommit upsert");
+            sqlite3_bind_text(other, 1, key, -1, SQLITE_STATIC);
+            step_done(db, other, "autocommit upsert");
+            step_done(db, commit, "commit");
+        } else {
+            step_done(db, up, "autocommit upsert");
+        }
     }
     t_up = now() - t0;
 
@@ -188,15 +249,29 @@ int main(int argc, char **argv) {
         key_of(key, n + i);
         sqlite3_bind_text(up, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_blob(up, 2, val, (int)vsize, SQLITE_STATIC);
-        step_done(db, up, "autocommit insert");
+        if (other) {
+            step_done(db, begin, "begin");
+            step_done(db, up, "autocommit insert");
+            sqlite3_bind_text(other, 1, key, -1, SQLITE_STATIC);
+            step_done(db, other, "autocommit insert");
+            step_done(db, commit, "commit");
+        } else {
+            step_done(db, up, "autocommit insert");
+        }
     }
     t_ins = now() - t0;
     sqlite3_finalize(up);
+    sqlite3_finalize(other);
+    sqlite3_finalize(begin);
+    sqlite3_finalize(commit);
     sqlite3_close(db);
 
     /* 4. point selects on a fresh connection, then again warm */
     db = open_db(path);
-    sqlite3_stmt *sel = prep(db, "SELECT codec, value FROM kv WHERE tbl='main' AND key=?1");
+    sqlite3_stmt *sel = prep(db, split ? "SELECT codec, value FROM kv WHERE tbl='main' AND key=?1 "
+                                         "UNION ALL SELECT codec, value FROM kv_large "
+                                         "WHERE tbl='main' AND key=?1 LIMIT 1"
+                                       : "SELECT codec, value FROM kv WHERE tbl='main' AND key=?1");
     for (int pass = 0; pass < 2; pass++) {
         t0 = now();
         for (long i = 0; i < nsel; i++) {
@@ -214,7 +289,9 @@ int main(int argc, char **argv) {
     sqlite3_finalize(sel);
 
     /* 5. full scan */
-    sqlite3_stmt *scan = prep(db, "SELECT key, value FROM kv WHERE tbl='main'");
+    sqlite3_stmt *scan = prep(db, split ? "SELECT key, value FROM kv WHERE tbl='main' UNION ALL "
+                                          "SELECT key, value FROM kv_large WHERE tbl='main' ORDER BY key"
+                                        : "SELECT key, value FROM kv WHERE tbl='main'");
     t0 = now();
     while (sqlite3_step(scan) == SQLITE_ROW) {
         int len = sqlite3_column_bytes(scan, 1);
@@ -227,14 +304,29 @@ int main(int argc, char **argv) {
 
     /* 6. autocommit deletes */
     sqlite3_stmt *del = prep(db, "DELETE FROM kv WHERE tbl='main' AND key=?1");
+    sqlite3_stmt *del_large = split ? prep(db, "DELETE FROM kv_large WHERE tbl='main' AND key=?1") : NULL;
+    begin = prep(db, "BEGIN IMMEDIATE");
+    commit = prep(db, "COMMIT");
     t0 = now();
     for (long i = 0; i < m; i++) {
         key_of(key, order[i]);
         sqlite3_bind_text(del, 1, key, -1, SQLITE_STATIC);
-        step_done(db, del, "autocommit delete");
+        if (del_large) {
+            /* The store deletes from both tables in one transaction. */
+            step_done(db, begin, "begin");
+            step_done(db, del, "autocommit delete");
+            sqlite3_bind_text(del_large, 1, key, -1, SQLITE_STATIC);
+            step_done(db, del_large, "autocommit delete");
+            step_done(db, commit, "commit");
+        } else {
+            step_done(db, del, "autocommit delete");
+        }
     }
     t_del = now() - t0;
     sqlite3_finalize(del);
+    sqlite3_finalize(del_large);
+    sqlite3_finalize(begin);
+    sqlite3_finalize(commit);
     sqlite3_close(db);
     remove_db(path);
 

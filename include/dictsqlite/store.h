@@ -4,9 +4,39 @@
  *   CREATE TABLE kv(tbl TEXT NOT NULL, key TEXT NOT NULL,
  *                   codec INTEGER NOT NULL, value BLOB NOT NULL,
  *                   PRIMARY KEY (tbl, key)) WITHOUT ROWID;
+ *   CREATE TABLE kv_large(tbl TEXT NOT NULL, key TEXT NOT NULL,
+ *                         codec INTEGER NOT NULL, value BLOB NOT NULL,
+ *                         PRIMARY KEY (tbl, key));
  *
- * Values with the JSON codec are bound as TEXT so SQLite's json functions can
- * read them; all others as BLOB. Statements are prepared once at open.
+ * Split by value size: a row whose value is longer than
+ * DS_STORE_SMALL_VALUE_MAX bytes lives in kv_large (an ordinary rowid table),
+ * every other row in kv (WITHOUT ROWID). A key is in exactly one of the two at
+ * any moment: each upsert also deletes the key from the other table, in the
+ * same transaction. Reads look in both.
+ *
+ * Why two tables: a WITHOUT ROWID table is an index b-tree, which is the
+ * fastest layout for small rows (one b-tree instead of table + primary-key
+ * index; measured with benchmarks/sqlite_limits.c on 4 KiB pages, 32 B values:
+ * autocommit insert 24.6 vs 32 us, delete 32 vs 61 us, bulk 1.85 vs
+ * 2.47 us/row). But an index b-tree page keeps at most
+ * X = (U-12)*64/255 - 23 = 1002 bytes of a row locally (U = 4096), so a row
+ * just over that stores only 489 bytes in the page and spills the rest into
+ * an overflow page of its own: with 1 KiB values, 3.5 KiB wasted per row, a
+ * file 4x too big, and autocommit insert 94 vs 42 us, bulk 40 vs 11 us/row,
+ * point select 20 vs 9 us against a rowid table (64 KiB values: select 66 vs
+ * 24 us). A rowid table leaf keeps up to U-35 = 4061 bytes locally.
+ *
+ * Format versions: 1 had kv only. Opening a version-1 file adds kv_large and
+ * stamps version 2 (a version-1 reader would not see rows in kv_large, so it
+ * must refuse the file). A version-1 file we cannot write (a read-only file)
+ * is read as it is, with an empty kv_large in the connection's temp schema
+ * standing in (that connection would not see a kv_large another process
+ * adds later). Large values written by version 1 stay in kv, are still read
+ * from there, and move to kv_large when rewritten.
+ *
+ * Values with the JSON codec are bound as TEXT (in both tables) so SQLite's
+ * json functions can read them; all others as BLOB. Statements are prepared
+ * once at open.
  *
  * Threading: one connection, serialized by the store's own mutex, so any
  * thread may call any function. Callers release the GIL before calling: every
@@ -24,7 +54,18 @@
 extern "C" {
 #endif
 
-#define DS_FORMAT_VERSION 1
+#define DS_FORMAT_VERSION 2
+
+/* Values longer than this go to kv_large, all others to kv. A kv row stays
+ * inline while its record (about 7 bytes of header and codec + namespace +
+ * key + value) is at most 1002 bytes on 4 KiB pages (see above), so 800
+ * leaves about 190 bytes for namespace and key, which covers real keys (a row
+ * with a longer key only spills, it stays correct). Measured with the limits
+ * program (11-byte keys): from 400 to 800-byte values the two layouts are
+ * within noise of each other (WITHOUT ROWID still ahead on deletes), at 1000
+ * bytes WITHOUT ROWID is 1.7x slower on inserts and 2.8x on bulk loads. Larger
+ * pages only move the cliff further up, so the value is safe for them. */
+#define DS_STORE_SMALL_VALUE_MAX 800
 
 typedef struct ds_store ds_store;
 
@@ -74,9 +115,10 @@ ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *ke
 ds_status ds_store_exists(ds_store *s, const char *tbl, size_t tlen,
                           const char *key, size_t klen, ds_error *err);
 
-/* Apply items in one transaction (BEGIN IMMEDIATE ... COMMIT): upsert rows,
- * delete rows with is_delete. On any failure the transaction is rolled back,
- * nothing is applied, and the error is returned. */
+/* Apply items in one transaction (BEGIN IMMEDIATE ... COMMIT): upsert rows
+ * (into kv or kv_large by value size, removing the key from the other table),
+ * delete rows with is_delete (from both). On any failure the transaction is
+ * rolled back, nothing is applied, and the error is returned. */
 ds_status ds_store_write_batch(ds_store *s, const ds_store_item *items, size_t n,
                                ds_error *err);
 
@@ -84,7 +126,7 @@ ds_status ds_store_write_batch(ds_store *s, const ds_store_item *items, size_t n
 ds_status ds_store_count(ds_store *s, const char *tbl, size_t tlen, int64_t *out,
                          ds_error *err);
 
-/* Delete every row of namespace tbl, in its own transaction. */
+/* Delete every row of namespace tbl (both tables), in one transaction. */
 ds_status ds_store_clear_ns(ds_store *s, const char *tbl, size_t tlen,
                             ds_error *err);
 

@@ -7,6 +7,18 @@
  * Every statement is prepared once at open (SQLITE_PREPARE_PERSISTENT) and
  * reset after each use, so no call leaves a read or write transaction open
  * and the per-row cost of a batch is bind + step + reset only.
+ *
+ * Rows live in kv (values up to DS_STORE_SMALL_VALUE_MAX bytes, WITHOUT
+ * ROWID) or kv_large (longer values, rowid table); store.h says why. An
+ * upsert writes one table and deletes the key from the other, a delete
+ * deletes from both; a batch skips the DELETE from a table that holds no row
+ * of the namespace (asked once per namespace, see ns_tables), which keeps a
+ * bulk load of small values at the cost of one table. Reads that must see
+ * both tables are single compound statements: point reads a UNION ALL with
+ * LIMIT 1 (kv first, kv_large only on a miss; measured faster than two
+ * statements for kv_large hits and misses, equal for kv hits), scans and the
+ * namespace walk a UNION ALL ... ORDER BY that SQLite runs as a merge of the
+ * two primary-key-ordered searches (no sort, no temp b-tree).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,9 +48,14 @@ enum {
     ST_GET,
     ST_EXISTS,
     ST_UPSERT,
+    ST_UPSERT_LARGE,
     ST_DELETE,
+    ST_DELETE_LARGE,
+    ST_NS_IN_KV,
+    ST_NS_IN_LARGE,
     ST_COUNT,
     ST_CLEAR_NS,
+    ST_CLEAR_NS_LARGE,
     ST_SCAN_KEYS,
     ST_SCAN_KEYS_AFTER,
     ST_SCAN_ROWS,
@@ -53,29 +70,51 @@ enum {
     ST__N
 };
 
+/* The upsert of one table: ?1 tbl, ?2 key, ?3 codec, ?4 value. */
+#define UPSERT_INTO(t)                                                         \
+    "INSERT INTO " t "(tbl,key,codec,value) VALUES(?1,?2,?3,?4) "              \
+    "ON CONFLICT(tbl,key) DO UPDATE SET codec=excluded.codec, "                \
+    "value=excluded.value"
+
+/* SELECT cols FROM both tables WHERE where, merged in key order (SQLite runs
+ * the compound ORDER BY as a merge of the two ordered index searches). */
+#define BOTH_BY_KEY(cols, where, limit)                                        \
+    "SELECT " cols " FROM kv WHERE " where " UNION ALL "                       \
+    "SELECT " cols " FROM kv_large WHERE " where " ORDER BY key LIMIT " limit
+
 static const char *const stmt_sql[ST__N] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_GET] = "SELECT codec, value FROM kv WHERE tbl=?1 AND key=?2",
-    [ST_EXISTS] = "SELECT 1 FROM kv WHERE tbl=?1 AND key=?2",
-    [ST_UPSERT] = "INSERT INTO kv(tbl,key,codec,value) VALUES(?1,?2,?3,?4) "
-                  "ON CONFLICT(tbl,key) DO UPDATE SET codec=excluded.codec, "
-                  "value=excluded.value",
+    /* LIMIT 1 ends the compound after the first arm that finds the row, so
+     * a hit in kv never searches kv_large. */
+    [ST_GET] = "SELECT codec, value FROM kv WHERE tbl=?1 AND key=?2 UNION ALL "
+               "SELECT codec, value FROM kv_large WHERE tbl=?1 AND key=?2 "
+               "LIMIT 1",
+    [ST_EXISTS] = "SELECT 1 FROM kv WHERE tbl=?1 AND key=?2 UNION ALL "
+                  "SELECT 1 FROM kv_large WHERE tbl=?1 AND key=?2 LIMIT 1",
+    [ST_UPSERT] = UPSERT_INTO("kv"),
+    [ST_UPSERT_LARGE] = UPSERT_INTO("kv_large"),
     [ST_DELETE] = "DELETE FROM kv WHERE tbl=?1 AND key=?2",
-    [ST_COUNT] = "SELECT count(*) FROM kv WHERE tbl=?1",
+    [ST_DELETE_LARGE] = "DELETE FROM kv_large WHERE tbl=?1 AND key=?2",
+    [ST_NS_IN_KV] = "SELECT EXISTS(SELECT 1 FROM kv WHERE tbl=?1)",
+    [ST_NS_IN_LARGE] = "SELECT EXISTS(SELECT 1 FROM kv_large WHERE tbl=?1)",
+    [ST_COUNT] = "SELECT (SELECT count(*) FROM kv WHERE tbl=?1) + "
+                 "(SELECT count(*) FROM kv_large WHERE tbl=?1)",
     [ST_CLEAR_NS] = "DELETE FROM kv WHERE tbl=?1",
-    [ST_SCAN_KEYS] = "SELECT key FROM kv WHERE tbl=?1 ORDER BY key LIMIT ?2",
-    [ST_SCAN_KEYS_AFTER] =
-        "SELECT key FROM kv WHERE tbl=?1 AND key>?2 ORDER BY key LIMIT ?3",
-    [ST_SCAN_ROWS] =
-        "SELECT key, codec, value FROM kv WHERE tbl=?1 ORDER BY key LIMIT ?2",
-    [ST_SCAN_ROWS_AFTER] = "SELECT key, codec, value FROM kv WHERE tbl=?1 AND "
-                           "key>?2 ORDER BY key LIMIT ?3",
-    /* Skip-scan over the primary key: one index seek per namespace instead of
-     * reading every row as SELECT DISTINCT would. */
-    [ST_NS_FIRST] = "SELECT tbl FROM kv ORDER BY tbl LIMIT 1",
-    [ST_NS_NEXT] = "SELECT tbl FROM kv WHERE tbl>?1 ORDER BY tbl LIMIT 1",
+    [ST_CLEAR_NS_LARGE] = "DELETE FROM kv_large WHERE tbl=?1",
+    [ST_SCAN_KEYS] = BOTH_BY_KEY("key", "tbl=?1", "?2"),
+    [ST_SCAN_KEYS_AFTER] = BOTH_BY_KEY("key", "tbl=?1 AND key>?2", "?3"),
+    [ST_SCAN_ROWS] = BOTH_BY_KEY("key, codec, value", "tbl=?1", "?2"),
+    [ST_SCAN_ROWS_AFTER] =
+        BOTH_BY_KEY("key, codec, value", "tbl=?1 AND key>?2", "?3"),
+    /* Skip-scan over the primary keys: one index seek per namespace and
+     * table instead of reading every row as SELECT DISTINCT would. The merge
+     * pulls only the first row of each arm. */
+    [ST_NS_FIRST] = "SELECT tbl FROM kv UNION ALL SELECT tbl FROM kv_large "
+                    "ORDER BY tbl LIMIT 1",
+    [ST_NS_NEXT] = "SELECT tbl FROM kv WHERE tbl>?1 UNION ALL "
+                   "SELECT tbl FROM kv_large WHERE tbl>?1 ORDER BY tbl LIMIT 1",
     [ST_META_GET] = "SELECT value FROM dictsqlite_meta WHERE name=?1",
     [ST_META_SET] = "INSERT INTO dictsqlite_meta(name,value) VALUES(?1,?2) "
                     "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
@@ -85,14 +124,28 @@ static const char *const stmt_sql[ST__N] = {
     [ST_INTEGRITY] = "PRAGMA integrity_check",
 };
 
+#define KV_LARGE_COLUMNS                                                       \
+    "(tbl TEXT NOT NULL, key TEXT NOT NULL, codec INTEGER NOT NULL, "          \
+    "value BLOB NOT NULL, PRIMARY KEY (tbl, key))"
+
+/* Creates what is missing and stamps the current version: also the upgrade
+ * of a version-1 file (kv only). judge_schema has refused newer versions
+ * inside the same transaction, so the stamp never goes backwards. */
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS dictsqlite_meta(name TEXT PRIMARY KEY, "
     "value BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS kv(tbl TEXT NOT NULL, key TEXT NOT NULL, "
     "codec INTEGER NOT NULL, value BLOB NOT NULL, "
     "PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO dictsqlite_meta(name,value) "
-    "VALUES('format_version','" DS_STR(DS_FORMAT_VERSION) "');";
+    "CREATE TABLE IF NOT EXISTS kv_large" KV_LARGE_COLUMNS ";"
+    "INSERT INTO dictsqlite_meta(name,value) "
+    "VALUES('format_version','" DS_STR(DS_FORMAT_VERSION) "') "
+    "ON CONFLICT(name) DO UPDATE SET value=excluded.value;";
+
+/* A version-1 file we cannot write keeps kv only; an empty kv_large in the
+ * connection's temp schema lets the same statements read it. */
+static const char temp_kv_large_sql[] =
+    "CREATE TEMP TABLE IF NOT EXISTS kv_large" KV_LARGE_COLUMNS ";";
 
 struct ds_store {
     pthread_mutex_t lock;
@@ -249,7 +302,7 @@ static ds_status exec(ds_store *s, const char *sql, ds_error *err,
 }
 
 typedef struct schema_state {
-    int has_kv, has_kv_store, has_meta;
+    int has_kv, has_kv_large, has_kv_store, has_meta;
     int has_version;
     int64_t version; /* valid when has_version; -1 if unparseable */
 } schema_state;
@@ -279,7 +332,7 @@ static ds_status inspect_schema(ds_store *s, schema_state *ss, ds_error *err)
         s->db,
         /* Table names are case-insensitive in SQLite: "KV" blocks "kv". */
         "SELECT lower(name) FROM sqlite_master WHERE type='table' AND "
-        "lower(name) IN ('kv','kv_store','dictsqlite_meta')",
+        "lower(name) IN ('kv','kv_large','kv_store','dictsqlite_meta')",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return sql_fail(s, rc, err, "cannot open");
@@ -289,6 +342,8 @@ static ds_status inspect_schema(ds_store *s, schema_state *ss, ds_error *err)
             continue;
         if (strcmp(name, "kv") == 0)
             ss->has_kv = 1;
+        else if (strcmp(name, "kv_large") == 0)
+            ss->has_kv_large = 1;
         else if (strcmp(name, "kv_store") == 0)
             ss->has_kv_store = 1;
         else if (strcmp(name, "dictsqlite_meta") == 0)
@@ -320,8 +375,8 @@ static ds_status inspect_schema(ds_store *s, schema_state *ss, ds_error *err)
     return r;
 }
 
-/* Refuse files we must not touch; *need_write says whether the schema or
- * the version stamp is missing. */
+/* Refuse files we must not touch; *need_write says whether part of the
+ * schema or the version stamp is missing or old (a version-1 file). */
 static ds_status judge_schema(ds_store *s, const schema_state *ss,
                               int *need_write, ds_error *err)
 {
@@ -331,11 +386,11 @@ static ds_status judge_schema(ds_store *s, const schema_state *ss,
                           "(table kv_store); it is not readable as a "
                           "dictsqlite C database yet",
                           s->path);
-    if (ss->has_kv && !ss->has_meta)
+    if ((ss->has_kv || ss->has_kv_large) && !ss->has_meta)
         return fail_plain(err, DS_CORRUPT,
-                          "%s has a table kv but no dictsqlite_meta; it was "
+                          "%s has a table %s but no dictsqlite_meta; it was "
                           "not written by dictsqlite",
-                          s->path);
+                          s->path, ss->has_kv ? "kv" : "kv_large");
     if (ss->has_version && ss->version < 1)
         return fail_plain(err, DS_CORRUPT,
                           "%s has an invalid format_version in dictsqlite_meta",
@@ -346,7 +401,8 @@ static ds_status judge_schema(ds_store *s, const schema_state *ss,
                           ", newer than this dictsqlite supports (%d); "
                           "upgrade dictsqlite to open it",
                           s->path, ss->version, DS_FORMAT_VERSION);
-    *need_write = !ss->has_kv || !ss->has_meta || !ss->has_version;
+    *need_write = !ss->has_kv || !ss->has_kv_large || !ss->has_meta ||
+                  !ss->has_version || ss->version < DS_FORMAT_VERSION;
     return DS_OK;
 }
 
@@ -361,6 +417,13 @@ static ds_status ensure_schema(ds_store *s, ds_error *err)
         st = judge_schema(s, &ss, &need_write, err);
     if (st != DS_OK || !need_write)
         return st;
+    /* A version-1 file we may not write (read-only file): read it as it is
+     * rather than refuse it, as before version 2. Anything else missing
+     * still needs the write below, and fails there. */
+    if (ss.has_kv && ss.has_meta && ss.has_version &&
+        sqlite3_db_readonly(s->db, "main") == 1)
+        return ss.has_kv_large ? DS_OK
+                               : exec(s, temp_kv_large_sql, err, "cannot open");
     st = exec(s, "BEGIN IMMEDIATE", err, "cannot initialize");
     if (st != DS_OK)
         return st;
@@ -470,6 +533,23 @@ const char *ds_store_path(const ds_store *s)
 
 /* ---- point access ----------------------------------------------------- */
 
+/* ?1 = namespace, ?2 = key: the preamble of every per-key statement. */
+static inline int bind_tbl_key(sqlite3_stmt *st, const char *tbl, size_t tlen,
+                               const char *key, size_t klen)
+{
+    int rc = bind_text(st, 1, tbl, tlen);
+    return rc == SQLITE_OK ? bind_text(st, 2, key, klen) : rc;
+}
+
+/* Binds (tbl, key) and takes the first step: SQLITE_ROW, SQLITE_DONE or an
+ * error. The caller reads the row, then calls done(). */
+static inline int lookup(sqlite3_stmt *st, const char *tbl, size_t tlen,
+                         const char *key, size_t klen)
+{
+    int rc = bind_tbl_key(st, tbl, tlen, key, klen);
+    return rc == SQLITE_OK ? sqlite3_step(st) : rc;
+}
+
 ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *key,
                        size_t klen, uint8_t *codec, void **value, size_t *vlen,
                        ds_error *err)
@@ -481,38 +561,27 @@ ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *ke
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st = s->st[ST_GET];
     ds_status r;
-    int rc;
-    if ((rc = bind_text(st, 1, tbl, tlen)) != SQLITE_OK ||
-        (rc = bind_text(st, 2, key, klen)) != SQLITE_OK) {
-        r = sql_fail(s, rc, err, "cannot read");
-        goto out;
-    }
-    rc = sqlite3_step(st);
+    int rc = lookup(st, tbl, tlen, key, klen);
     if (rc == SQLITE_DONE) {
         r = DS_NOTFOUND;
     } else if (rc == SQLITE_ROW) {
         const void *p = sqlite3_column_blob(st, 1);
         size_t n = (size_t)sqlite3_column_bytes(st, 1);
-        if (!p && n) {
-            r = fail_plain(err, DS_NOMEM, "out of memory reading %s", s->path);
-            goto out;
-        }
-        void *buf = malloc(n ? n : 1);
+        void *buf = (p || !n) ? malloc(n ? n : 1) : NULL;
         if (!buf) {
             r = fail_plain(err, DS_NOMEM, "out of memory reading %s", s->path);
-            goto out;
+        } else {
+            if (n)
+                memcpy(buf, p, n);
+            if (codec)
+                *codec = (uint8_t)sqlite3_column_int(st, 0);
+            *value = buf;
+            *vlen = n;
+            r = DS_OK;
         }
-        if (n)
-            memcpy(buf, p, n);
-        if (codec)
-            *codec = (uint8_t)sqlite3_column_int(st, 0);
-        *value = buf;
-        *vlen = n;
-        r = DS_OK;
     } else {
         r = sql_fail(s, rc, err, "cannot read");
     }
-out:
     done(st);
     pthread_mutex_unlock(&s->lock);
     return r;
@@ -525,17 +594,10 @@ ds_status ds_store_exists(ds_store *s, const char *tbl, size_t tlen,
         return fail_plain(err, DS_INVALID, "ds_store_exists: bad argument");
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st = s->st[ST_EXISTS];
-    ds_status r;
-    int rc;
-    if ((rc = bind_text(st, 1, tbl, tlen)) != SQLITE_OK ||
-        (rc = bind_text(st, 2, key, klen)) != SQLITE_OK) {
-        r = sql_fail(s, rc, err, "cannot read");
-    } else {
-        rc = sqlite3_step(st);
-        r = rc == SQLITE_ROW    ? DS_OK
-            : rc == SQLITE_DONE ? DS_NOTFOUND
-                                : sql_fail(s, rc, err, "cannot read");
-    }
+    int rc = lookup(st, tbl, tlen, key, klen);
+    ds_status r = rc == SQLITE_ROW    ? DS_OK
+                  : rc == SQLITE_DONE ? DS_NOTFOUND
+                                      : sql_fail(s, rc, err, "cannot read");
     done(st);
     pthread_mutex_unlock(&s->lock);
     return r;
@@ -551,6 +613,103 @@ static inline int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Opens the write transaction of a batch or clear_ns. */
+static ds_status txn_begin(ds_store *s, ds_error *err)
+{
+    int rc = step_done(s->st[ST_BEGIN]);
+    return rc == SQLITE_OK ? DS_OK : sql_fail(s, rc, err, "cannot write to");
+}
+
+/* Commits when r is DS_OK, else (or if the commit fails) rolls back.
+ * Returns the outcome. */
+static ds_status txn_end(ds_store *s, ds_status r, ds_error *err)
+{
+    if (r == DS_OK) {
+        int rc = step_done(s->st[ST_COMMIT]);
+        if (rc == SQLITE_OK)
+            return DS_OK;
+        r = sql_fail(s, rc, err, "cannot commit to");
+    }
+    /* Some errors (I/O, disk full, ...) already rolled the transaction back
+     * inside SQLite; a second ROLLBACK would only fail. */
+    if (!sqlite3_get_autocommit(s->db))
+        step_done(s->st[ST_ROLLBACK]);
+    return r;
+}
+
+/* One upsert (with_value) or delete of the item's (tbl, key) through st. The
+ * error message is taken before the reset. Every parameter is rebound for
+ * each row, so stale bindings are never read and clear_bindings can wait
+ * until the end of the batch. */
+static inline ds_status write_row(ds_store *s, sqlite3_stmt *st,
+                                  const ds_store_item *it, int with_value,
+                                  ds_error *err)
+{
+    int rc = bind_tbl_key(st, it->tbl, it->tlen, it->key, it->klen);
+    if (with_value && rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 3, it->codec);
+    if (with_value && rc == SQLITE_OK)
+        rc = bind_value(st, 4, it->codec, it->value, it->vlen);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    ds_status r = DS_OK;
+    if (DS_UNLIKELY(rc != SQLITE_DONE))
+        r = sql_fail(s, rc, err, "cannot write to");
+    sqlite3_reset(st);
+    return r;
+}
+
+/* Whether kv / kv_large may hold rows of one namespace, so a batch can skip
+ * the DELETE of a key from the other table when that table holds nothing of
+ * the namespace: a bulk load of small values then costs one question to
+ * kv_large instead of one DELETE per row (callgrind: 10.2k instead of 13.3k
+ * instructions per row). Valid only inside the batch's write transaction: no
+ * other connection writes meanwhile, and our own writes update it. */
+typedef struct ns_tables {
+    const char *tbl;
+    size_t tlen;
+    int may_hold[2]; /* [0] kv, [1] kv_large: 1 maybe, 0 no, -1 not asked */
+} ns_tables;
+
+/* Follows the batch into it->tbl; a new namespace starts unknown. */
+static inline void ns_tables_enter(ns_tables *nt, const ds_store_item *it)
+{
+    if (nt->tbl == it->tbl && nt->tlen == it->tlen)
+        return;
+    if (nt->tbl && nt->tlen == it->tlen &&
+        (it->tlen == 0 || memcmp(nt->tbl, it->tbl, it->tlen) == 0)) {
+        nt->tbl = it->tbl;
+        return;
+    }
+    nt->tbl = it->tbl;
+    nt->tlen = it->tlen;
+    nt->may_hold[0] = nt->may_hold[1] = -1;
+}
+
+/* Sets *out to whether table t (0 kv, 1 kv_large) may hold rows of the
+ * namespace, asking SQLite once per namespace and batch. */
+static ds_status ns_tables_may_hold(ds_store *s, ns_tables *nt, int t, int *out,
+                                    ds_error *err)
+{
+    if (nt->may_hold[t] < 0) {
+        sqlite3_stmt *st = s->st[t ? ST_NS_IN_LARGE : ST_NS_IN_KV];
+        int rc = bind_text(st, 1, nt->tbl, nt->tlen);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        ds_status r = DS_OK;
+        if (rc == SQLITE_ROW)
+            nt->may_hold[t] = sqlite3_column_int(st, 0) != 0;
+        else
+            r = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
+                         "cannot write to");
+        done(st);
+        if (r != DS_OK)
+            return r;
+    }
+    *out = nt->may_hold[t];
+    return DS_OK;
+}
+
 ds_status ds_store_write_batch(ds_store *s, const ds_store_item *items, size_t n,
                                ds_error *err)
 {
@@ -559,56 +718,49 @@ ds_status ds_store_write_batch(ds_store *s, const ds_store_item *items, size_t n
     if (n == 0)
         return DS_OK;
     pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *up = s->st[ST_UPSERT], *del = s->st[ST_DELETE];
-    ds_status r = DS_OK;
-    int rc = step_done(s->st[ST_BEGIN]);
-    if (rc != SQLITE_OK) {
-        r = sql_fail(s, rc, err, "cannot write to");
+    /* [0] kv, [1] kv_large */
+    sqlite3_stmt *up[2] = {s->st[ST_UPSERT], s->st[ST_UPSERT_LARGE]};
+    sqlite3_stmt *del[2] = {s->st[ST_DELETE], s->st[ST_DELETE_LARGE]};
+    /* A single row would pay the question instead of the DELETE: only
+     * batches ask. */
+    ns_tables nt = {NULL, 0, {1, 1}};
+    int track = n > 1;
+    ds_status r = txn_begin(s, err);
+    if (r != DS_OK)
         goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && r == DS_OK; i++) {
         const ds_store_item *it = &items[i];
         if (DS_UNLIKELY(bad_bytes(it->tbl, it->tlen) || bad_bytes(it->key, it->klen) ||
                         (!it->is_delete && bad_bytes(it->value, it->vlen)))) {
             r = fail_plain(err, DS_INVALID,
                            "ds_store_write_batch: item %zu has NULL data", i);
-            goto rollback;
+            break;
         }
-        sqlite3_stmt *st = it->is_delete ? del : up;
-        /* Every parameter is rebound for each row, so stale bindings are
-         * never read and clear_bindings can wait until the end. */
-        if ((rc = bind_text(st, 1, it->tbl, it->tlen)) != SQLITE_OK ||
-            (rc = bind_text(st, 2, it->key, it->klen)) != SQLITE_OK ||
-            (!it->is_delete &&
-             ((rc = sqlite3_bind_int(st, 3, it->codec)) != SQLITE_OK ||
-              (rc = bind_value(st, 4, it->codec, it->value, it->vlen)) !=
-                  SQLITE_OK))) {
-            r = sql_fail(s, rc, err, "cannot write to");
-            goto rollback;
+        if (track)
+            ns_tables_enter(&nt, it);
+        if (it->is_delete) {
+            for (int t = 0; t < 2 && r == DS_OK; t++)
+                if (nt.may_hold[t])
+                    r = write_row(s, del[t], it, 0, err);
+            continue;
         }
-        rc = sqlite3_step(st);
-        if (DS_UNLIKELY(rc != SQLITE_DONE)) {
-            r = sql_fail(s, rc, err, "cannot write to");
-            sqlite3_reset(st);
-            goto rollback;
-        }
-        sqlite3_reset(st);
+        /* The key may have lived in the other table before: it must end up
+         * in one table only. */
+        int t = it->vlen > DS_STORE_SMALL_VALUE_MAX, other = !t, may = 1;
+        r = write_row(s, up[t], it, 1, err);
+        if (track)
+            nt.may_hold[t] = 1;
+        if (r == DS_OK)
+            r = ns_tables_may_hold(s, &nt, other, &may, err);
+        if (r == DS_OK && may)
+            r = write_row(s, del[other], it, 0, err);
     }
-    rc = step_done(s->st[ST_COMMIT]);
-    if (rc != SQLITE_OK) {
-        r = sql_fail(s, rc, err, "cannot commit to");
-        goto rollback;
-    }
-    goto out;
-
-rollback:
-    /* Some errors (I/O, disk full, ...) already rolled the transaction back
-     * inside SQLite; a second ROLLBACK would only fail. */
-    if (!sqlite3_get_autocommit(s->db))
-        step_done(s->st[ST_ROLLBACK]);
+    r = txn_end(s, r, err);
 out:
-    sqlite3_clear_bindings(up);
-    sqlite3_clear_bindings(del);
+    for (int t = 0; t < 2; t++) {
+        sqlite3_clear_bindings(up[t]);
+        sqlite3_clear_bindings(del[t]);
+    }
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -633,21 +785,32 @@ ds_status ds_store_count(ds_store *s, const char *tbl, size_t tlen, int64_t *out
     return r;
 }
 
+/* Runs a no-row statement whose only parameter is ?1 = namespace. */
+static ds_status run_ns(ds_store *s, int idx, const char *tbl, size_t tlen,
+                        ds_error *err)
+{
+    sqlite3_stmt *st = s->st[idx];
+    int rc = bind_text(st, 1, tbl, tlen);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    ds_status r = rc == SQLITE_DONE ? DS_OK : sql_fail(s, rc, err, "cannot write to");
+    done(st);
+    return r;
+}
+
 ds_status ds_store_clear_ns(ds_store *s, const char *tbl, size_t tlen,
                             ds_error *err)
 {
     if (!s || bad_bytes(tbl, tlen))
         return fail_plain(err, DS_INVALID, "ds_store_clear_ns: bad argument");
     pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = s->st[ST_CLEAR_NS];
-    ds_status r = DS_OK;
-    /* A single DELETE in autocommit mode is its own transaction. */
-    int rc = bind_text(st, 1, tbl, tlen);
-    if (rc == SQLITE_OK)
-        rc = step_done(st);
-    if (rc != SQLITE_OK)
-        r = sql_fail(s, rc, err, "cannot write to");
-    done(st);
+    ds_status r = txn_begin(s, err);
+    if (r == DS_OK) {
+        r = run_ns(s, ST_CLEAR_NS, tbl, tlen, err);
+        if (r == DS_OK)
+            r = run_ns(s, ST_CLEAR_NS_LARGE, tbl, tlen, err);
+        r = txn_end(s, r, err);
+    }
     pthread_mutex_unlock(&s->lock);
     return r;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,9 @@
 
 #include "check.h"
 #include "dictsqlite/store.h"
+
+#define DS_STR_(x) #x
+#define DS_STR(x) DS_STR_(x)
 
 static char tmpdir[256];
 static int path_seq;
@@ -179,12 +183,17 @@ static void test_create_and_reopen(void)
     CHECK_EQ_INT(count(s, "t"), 2);
 
     /* The file has exactly our schema, in WAL mode, stamped with the format
-     * version as text. */
+     * version as text: kv WITHOUT ROWID, kv_large an ordinary rowid table. */
     sqlite3 *db = raw_open(path);
     CHECK(strstr(raw_text(db, "SELECT sql FROM sqlite_master WHERE name='kv'"),
                  "WITHOUT ROWID") != NULL);
     CHECK(strstr(raw_text(db, "SELECT sql FROM sqlite_master WHERE name='kv'"),
                  "PRIMARY KEY (tbl, key)") != NULL);
+    CHECK(strstr(raw_text(db, "SELECT sql FROM sqlite_master "
+                              "WHERE name='kv_large' AND type='table'"),
+                 "PRIMARY KEY (tbl, key)") != NULL);
+    CHECK(strstr(raw_text(db, "SELECT sql FROM sqlite_master WHERE name='kv_large'"),
+                 "WITHOUT ROWID") == NULL);
     CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
                              "name='dictsqlite_meta' AND type='table'"),
                  1);
@@ -194,7 +203,7 @@ static void test_create_and_reopen(void)
                  "text") == 0);
     CHECK(strcmp(raw_text(db, "SELECT value FROM dictsqlite_meta "
                               "WHERE name='format_version'"),
-                 "1") == 0);
+                 DS_STR(DS_FORMAT_VERSION)) == 0);
     sqlite3_close(db);
     ds_store_close(s);
     ds_store_close(NULL);
@@ -616,6 +625,689 @@ static void test_list_ns(void)
     ds_store_close(s);
 }
 
+/* ---- the kv / kv_large split ------------------------------------------ */
+
+enum { SMALL_MAX = DS_STORE_SMALL_VALUE_MAX };
+
+/* n bytes of a pattern that depends on seed (all byte values, NULs too). */
+static void fill(unsigned char *buf, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)(seed * 131u + i * 7u + (i >> 8));
+}
+
+static ds_status put_bytes(ds_store *s, const char *tbl, const char *key,
+                           uint8_t codec, const void *value, size_t n)
+{
+    ds_store_item it = {tbl, strlen(tbl), key, strlen(key), value, n, codec, 0};
+    ds_error err;
+    ds_status st = ds_store_write_batch(s, &it, 1, &err);
+    if (st != DS_OK)
+        fprintf(stderr, "put %s/%s (%zu B): %s\n", tbl, key, n, err.msg);
+    return st;
+}
+
+/* Puts a fill(n, seed) value. */
+static ds_status put_pattern(ds_store *s, const char *tbl, const char *key,
+                             size_t n, unsigned seed)
+{
+    unsigned char *buf = malloc(n ? n : 1);
+    fill(buf, n, seed);
+    ds_status st = put_bytes(s, tbl, key, 4, buf, n);
+    free(buf);
+    return st;
+}
+
+/* 1 if (tbl, key) holds fill(n, seed) with the given codec. */
+static int has_pattern(ds_store *s, const char *tbl, const char *key, size_t n,
+                       unsigned seed, uint8_t want_codec)
+{
+    void *v = NULL;
+    size_t vn = 0;
+    uint8_t codec = 0;
+    ds_status st = ds_store_get(s, tbl, strlen(tbl), key, strlen(key), &codec,
+                                &v, &vn, NULL);
+    int ok = st == DS_OK && vn == n && codec == want_codec;
+    if (ok) {
+        unsigned char *want = malloc(n ? n : 1);
+        fill(want, n, seed);
+        ok = memcmp(v, want, n) == 0;
+        free(want);
+    }
+    free(v);
+    return ok;
+}
+
+/* Where the file says (tbl, key) is: bit 1 = in kv, bit 2 = in kv_large. */
+static int where_is(const char *path, const char *tbl, const char *key)
+{
+    sqlite3 *db = raw_open(path);
+    int bits = 0;
+    const char *tables[2] = {"kv", "kv_large"};
+    for (int i = 0; i < 2; i++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE tbl=?1 AND key=?2",
+                 tables[i]);
+        sqlite3_stmt *st = NULL;
+        CHECK_EQ_INT(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        sqlite3_bind_text(st, 1, tbl, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+        int64_t c = sqlite3_column_int64(st, 0);
+        CHECK(c <= 1);
+        if (c)
+            bits |= 1 << i;
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return bits;
+}
+
+enum { IN_NONE = 0, IN_KV = 1, IN_LARGE = 2 };
+
+static void test_split_round_trip(void)
+{
+    const char *path = tpath("split-rt");
+    ds_store *s = open_ok(path, NULL);
+    const size_t sizes[] = {0, 1, 32, 500, SMALL_MAX - 1, SMALL_MAX, SMALL_MAX + 1,
+                            1024, 4000, 4100, 65536, 300000};
+    const size_t ns = sizeof(sizes) / sizeof(sizes[0]);
+    for (size_t i = 0; i < ns; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "k%06zu", sizes[i]);
+        CHECK_EQ_INT(put_pattern(s, "t", k, sizes[i], (unsigned)i), DS_OK);
+    }
+    for (int reopen = 0; reopen < 2; reopen++) {
+        for (size_t i = 0; i < ns; i++) {
+            char k[32];
+            snprintf(k, sizeof(k), "k%06zu", sizes[i]);
+            CHECK(has_pattern(s, "t", k, sizes[i], (unsigned)i, 4));
+            CHECK_EQ_INT(ds_store_exists(s, "t", 1, k, strlen(k), NULL), DS_OK);
+            CHECK_EQ_INT(where_is(path, "t", k),
+                         sizes[i] > SMALL_MAX ? IN_LARGE : IN_KV);
+        }
+        CHECK_EQ_INT(count(s, "t"), (int64_t)ns);
+        CHECK(get_str(s, "t", "absent", NULL) == NULL);
+        CHECK_EQ_INT(ds_store_exists(s, "t", 1, "absent", 6, NULL), DS_NOTFOUND);
+        /* Same key in another namespace is another row. */
+        CHECK(!has_pattern(s, "u", "k001024", 1024, 7, 4));
+        ds_store_close(s);
+        s = open_ok(path, NULL);
+    }
+
+    /* Large JSON is TEXT in kv_large too, readable by SQLite's json
+     * functions; large ciphertext of JSON stays a BLOB. */
+    char *json = malloc(4096);
+    int n = snprintf(json, 4096, "{\"n\": [1, 2, 3], \"pad\": \"");
+    memset(json + n, 'x', 3000);
+    n += 3000;
+    n += snprintf(json + n, 4096 - (size_t)n, "\"}");
+    CHECK_EQ_INT(put_bytes(s, "t", "bigjson", 2, json, (size_t)n), DS_OK);
+    CHECK_EQ_INT(put_bytes(s, "t", "bigjson-enc", 2 | 0x10, json, (size_t)n), DS_OK);
+    uint8_t codec = 0;
+    void *v = NULL;
+    size_t vn = 0;
+    CHECK_EQ_INT(ds_store_get(s, "t", 1, "bigjson", 7, &codec, &v, &vn, NULL), DS_OK);
+    CHECK(vn == (size_t)n && memcmp(v, json, vn) == 0 && codec == 2);
+    free(v);
+    sqlite3 *db = raw_open(path);
+    CHECK(strcmp(raw_text(db, "SELECT typeof(value) FROM kv_large WHERE key='bigjson'"),
+                 "text") == 0);
+    CHECK(strcmp(raw_text(db, "SELECT typeof(value) FROM kv_large "
+                              "WHERE key='bigjson-enc'"),
+                 "blob") == 0);
+    CHECK_EQ_INT(raw_int(db, "SELECT json_extract(value, '$.n[2]') FROM kv_large "
+                             "WHERE key='bigjson'"),
+                 3);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM kv_large WHERE tbl='t' AND "
+                             "typeof(value)='blob'"),
+                 7);
+    sqlite3_close(db);
+    free(json);
+    CHECK_EQ_INT(ds_store_integrity_check(s, NULL), DS_OK);
+    ds_store_close(s);
+}
+
+static void test_split_threshold_boundary(void)
+{
+    const char *path = tpath("split-boundary");
+    ds_store *s = open_ok(path, NULL);
+    CHECK_EQ_INT(put_pattern(s, "t", "at", SMALL_MAX, 1), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "t", "over", SMALL_MAX + 1, 2), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "at"), IN_KV);
+    CHECK_EQ_INT(where_is(path, "t", "over"), IN_LARGE);
+    CHECK(has_pattern(s, "t", "at", SMALL_MAX, 1, 4));
+    CHECK(has_pattern(s, "t", "over", SMALL_MAX + 1, 2, 4));
+    /* One byte across the boundary, both ways. */
+    CHECK_EQ_INT(put_pattern(s, "t", "at", SMALL_MAX + 1, 3), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "t", "over", SMALL_MAX, 4), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "at"), IN_LARGE);
+    CHECK_EQ_INT(where_is(path, "t", "over"), IN_KV);
+    CHECK(has_pattern(s, "t", "at", SMALL_MAX + 1, 3, 4));
+    CHECK(has_pattern(s, "t", "over", SMALL_MAX, 4, 4));
+    CHECK_EQ_INT(count(s, "t"), 2);
+
+    /* The rule is about the value; a row at the threshold with a short key
+     * stays inline in kv: no overflow page (the file is page-count small). */
+    sqlite3 *db = raw_open(path);
+    int64_t has_dbstat = raw_int(db, "SELECT count(*) FROM pragma_module_list "
+                                     "WHERE name='dbstat'");
+    if (has_dbstat == 1) {
+        CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM dbstat WHERE name='kv' "
+                                 "AND pagetype='overflow'"),
+                     0);
+    } else {
+        printf("     (no dbstat in this SQLite: overflow check skipped)\n");
+    }
+    sqlite3_close(db);
+    ds_store_close(s);
+}
+
+static void test_split_moves(void)
+{
+    const char *path = tpath("split-moves");
+    ds_store *s = open_ok(path, NULL);
+    CHECK_EQ_INT(put_pattern(s, "t", "k", 10, 1), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "k"), IN_KV);
+    CHECK_EQ_INT(put_pattern(s, "t", "k", 5000, 2), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "k"), IN_LARGE);
+    CHECK(has_pattern(s, "t", "k", 5000, 2, 4));
+    CHECK_EQ_INT(put_pattern(s, "t", "k", 6000, 3), DS_OK); /* large -> large */
+    CHECK_EQ_INT(where_is(path, "t", "k"), IN_LARGE);
+    CHECK(has_pattern(s, "t", "k", 6000, 3, 4));
+    CHECK_EQ_INT(put_pattern(s, "t", "k", 20, 4), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "k"), IN_KV);
+    CHECK(has_pattern(s, "t", "k", 20, 4, 4));
+    CHECK_EQ_INT(count(s, "t"), 1);
+
+    /* Within one batch: the last write wins and leaves one row. */
+    unsigned char small[16], big[3000];
+    fill(small, sizeof(small), 5);
+    fill(big, sizeof(big), 6);
+    ds_store_item items[] = {
+        {"t", 1, "b", 1, small, sizeof(small), 4, 0},
+        {"t", 1, "b", 1, big, sizeof(big), 4, 0},
+        {"t", 1, "c", 1, big, sizeof(big), 4, 0},
+        {"t", 1, "c", 1, small, sizeof(small), 4, 0},
+        {"t", 1, "d", 1, big, sizeof(big), 4, 0},
+        {"t", 1, "d", 1, NULL, 0, 0, 1},
+        {"t", 1, "k", 1, big, sizeof(big), 4, 0},
+    };
+    CHECK_EQ_INT(ds_store_write_batch(s, items, sizeof(items) / sizeof(items[0]), NULL),
+                 DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "b"), IN_LARGE);
+    CHECK_EQ_INT(where_is(path, "t", "c"), IN_KV);
+    CHECK_EQ_INT(where_is(path, "t", "d"), IN_NONE);
+    CHECK_EQ_INT(where_is(path, "t", "k"), IN_LARGE);
+    CHECK(has_pattern(s, "t", "b", sizeof(big), 6, 4));
+    CHECK(has_pattern(s, "t", "c", sizeof(small), 5, 4));
+    CHECK(has_pattern(s, "t", "k", sizeof(big), 6, 4));
+    CHECK_EQ_INT(count(s, "t"), 3);
+
+    /* A batch skips the DELETE from a table holding nothing of the
+     * namespace; rows there from before the batch, or written earlier in it,
+     * or in a namespace visited twice, must still move. */
+    CHECK_EQ_INT(put_pattern(s, "a", "L1", 2000, 7), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "a", "L2", 2000, 8), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "b", "S1", 10, 9), DS_OK);
+    unsigned char s2[8];
+    fill(s2, sizeof(s2), 10);
+    ds_store_item mixed[] = {
+        {"a", 1, "L1", 2, s2, sizeof(s2), 4, 0},   /* large before the batch */
+        {"a", 1, "new", 3, s2, sizeof(s2), 4, 0},
+        {"b", 1, "S1", 2, big, sizeof(big), 4, 0},  /* kv before the batch */
+        {"b", 1, "B2", 2, big, sizeof(big), 4, 0},
+        {"c", 1, "x", 1, big, sizeof(big), 4, 0},   /* new namespace */
+        {"c", 1, "x", 1, s2, sizeof(s2), 4, 0},     /* written in the batch */
+        {"a", 1, "L2", 2, s2, sizeof(s2), 4, 0},   /* namespace again */
+        {"b", 1, "B2", 2, NULL, 0, 0, 1},
+        {"b", 1, "S1", 2, NULL, 0, 0, 1},
+    };
+    CHECK_EQ_INT(ds_store_write_batch(s, mixed, sizeof(mixed) / sizeof(mixed[0]), NULL),
+                 DS_OK);
+    CHECK_EQ_INT(where_is(path, "a", "L1"), IN_KV);
+    CHECK_EQ_INT(where_is(path, "a", "L2"), IN_KV);
+    CHECK_EQ_INT(where_is(path, "a", "new"), IN_KV);
+    CHECK_EQ_INT(where_is(path, "b", "S1"), IN_NONE);
+    CHECK_EQ_INT(where_is(path, "b", "B2"), IN_NONE);
+    CHECK_EQ_INT(where_is(path, "c", "x"), IN_KV);
+    CHECK(has_pattern(s, "a", "L1", sizeof(s2), 10, 4));
+    CHECK(has_pattern(s, "c", "x", sizeof(s2), 10, 4));
+    CHECK_EQ_INT(count(s, "a"), 3);
+    CHECK_EQ_INT(count(s, "b"), 0);
+    CHECK_EQ_INT(count(s, "c"), 1);
+    /* Namespaces equal by bytes but at other addresses are the same one. */
+    char ns1[] = "dd", ns2[] = "dd";
+    ds_store_item same[] = {
+        {ns1, 2, "k", 1, big, sizeof(big), 4, 0},
+        {ns2, 2, "k", 1, s2, sizeof(s2), 4, 0},
+        {ns1, 2, "j", 1, s2, sizeof(s2), 4, 0},
+        {ns2, 2, "j", 1, big, sizeof(big), 4, 0},
+    };
+    CHECK_EQ_INT(ds_store_write_batch(s, same, 4, NULL), DS_OK);
+    CHECK_EQ_INT(where_is(path, "dd", "k"), IN_KV);
+    CHECK_EQ_INT(where_is(path, "dd", "j"), IN_LARGE);
+    CHECK_EQ_INT(count(s, "dd"), 2);
+    /* ... and a namespace that starts another one is not that one. */
+    char pq[] = "pq", p1[] = "p";
+    CHECK_EQ_INT(put_pattern(s, "p", "k", 2000, 11), DS_OK);
+    ds_store_item prefix[] = {
+        {pq, 2, "z", 1, s2, sizeof(s2), 4, 0},
+        {p1, 1, "k", 1, s2, sizeof(s2), 4, 0},
+    };
+    CHECK_EQ_INT(ds_store_write_batch(s, prefix, 2, NULL), DS_OK);
+    CHECK_EQ_INT(where_is(path, "p", "k"), IN_KV);
+    CHECK_EQ_INT(count(s, "p"), 1);
+    ds_store_close(s);
+}
+
+static void test_split_delete_large(void)
+{
+    const char *path = tpath("split-del");
+    ds_store *s = open_ok(path, NULL);
+    CHECK_EQ_INT(put_pattern(s, "t", "big", 70000, 1), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "t", "small", 5, 2), DS_OK);
+    CHECK_EQ_INT(count(s, "t"), 2);
+    CHECK_EQ_INT(del(s, "t", "big"), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "big"), IN_NONE);
+    CHECK_EQ_INT(ds_store_exists(s, "t", 1, "big", 3, NULL), DS_NOTFOUND);
+    CHECK(get_str(s, "t", "big", NULL) == NULL);
+    CHECK_EQ_INT(count(s, "t"), 1);
+    CHECK(has_pattern(s, "t", "small", 5, 2, 4));
+    CHECK_EQ_INT(del(s, "t", "big"), DS_OK); /* again: not an error */
+    CHECK_EQ_INT(del(s, "t", "small"), DS_OK);
+    CHECK_EQ_INT(count(s, "t"), 0);
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_INT(raw_int(db, "SELECT (SELECT count(*) FROM kv) + "
+                             "(SELECT count(*) FROM kv_large)"),
+                 0);
+    sqlite3_close(db);
+    CHECK_EQ_INT(ds_store_integrity_check(s, NULL), DS_OK);
+    ds_store_close(s);
+}
+
+static void test_split_count_clear_list(void)
+{
+    const char *path = tpath("split-ns");
+    ds_store *s = open_ok(path, NULL);
+    /* "a": both tables; "b": kv_large only; "c": kv only; "ab": kv_large only,
+     * sorting between a and b. */
+    CHECK_EQ_INT(put_pattern(s, "a", "1", 10, 1), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "a", "2", 2000, 2), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "a", "3", 3000, 3), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "b", "1", 2000, 4), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "c", "1", 10, 5), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "c", "2", 10, 6), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "ab", "1", 900, 7), DS_OK);
+    CHECK_EQ_INT(count(s, "a"), 3);
+    CHECK_EQ_INT(count(s, "b"), 1);
+    CHECK_EQ_INT(count(s, "c"), 2);
+    CHECK_EQ_INT(count(s, "ab"), 1);
+    CHECK_EQ_INT(count(s, "none"), 0);
+
+    ns_walk w = {.s = s};
+    CHECK_EQ_INT(ds_store_list_ns(s, on_ns, &w, NULL), DS_OK);
+    CHECK_EQ_INT(w.n, 4);
+    const char *want[] = {"a", "ab", "b", "c"};
+    const int64_t want_counts[] = {3, 1, 1, 2};
+    for (int i = 0; i < 4 && i < w.n; i++) {
+        CHECK(strcmp(w.names[i], want[i]) == 0);
+        CHECK_EQ_INT(w.counts[i], want_counts[i]);
+    }
+
+    /* clear_ns empties both tables of one namespace only. */
+    CHECK_EQ_INT(ds_store_clear_ns(s, "a", 1, NULL), DS_OK);
+    CHECK_EQ_INT(count(s, "a"), 0);
+    CHECK_EQ_INT(ds_store_clear_ns(s, "b", 1, NULL), DS_OK);
+    CHECK_EQ_INT(count(s, "b"), 0);
+    CHECK_EQ_INT(count(s, "ab"), 1);
+    CHECK_EQ_INT(count(s, "c"), 2);
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM kv WHERE tbl IN ('a','b')"), 0);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM kv_large WHERE tbl IN ('a','b')"), 0);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM kv_large WHERE tbl='ab'"), 1);
+    sqlite3_close(db);
+    memset(&w, 0, sizeof(w));
+    w.s = s;
+    CHECK_EQ_INT(ds_store_list_ns(s, on_ns, &w, NULL), DS_OK);
+    CHECK_EQ_INT(w.n, 2);
+    CHECK(w.n == 2 && strcmp(w.names[0], "ab") == 0 && strcmp(w.names[1], "c") == 0);
+
+    /* clear_ns is one transaction: a failure in its second DELETE keeps the
+     * first one's rows. */
+    CHECK_EQ_INT(put_pattern(s, "x", "small", 10, 8), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "x", "large", 2000, 9), DS_OK);
+    db = raw_open(path);
+    CHECK_EQ_INT(raw_exec(db, "CREATE TRIGGER keep BEFORE DELETE ON kv_large "
+                              "WHEN OLD.tbl='x' BEGIN "
+                              "SELECT RAISE(ABORT, 'keep refused'); END"),
+                 SQLITE_OK);
+    ds_error err;
+    ds_error_clear(&err);
+    CHECK_EQ_INT(ds_store_clear_ns(s, "x", 1, &err), DS_IO);
+    CHECK(strstr(err.msg, "keep refused") != NULL);
+    CHECK_EQ_INT(count(s, "x"), 2);
+    CHECK(has_pattern(s, "x", "small", 10, 8, 4));
+    CHECK_EQ_INT(raw_exec(db, "DROP TRIGGER keep"), SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(ds_store_clear_ns(s, "x", 1, NULL), DS_OK);
+    CHECK_EQ_INT(count(s, "x"), 0);
+    ds_store_close(s);
+}
+
+/* Collects (key, value length) pairs of a scan. */
+typedef struct sized_rows {
+    char keys[64][8];
+    size_t vlens[64];
+    int ok_values;
+    size_t n;
+} sized_rows;
+
+static int collect_sized(const char *key, size_t klen, uint8_t codec,
+                         const void *value, size_t vlen, void *ctx)
+{
+    sized_rows *r = ctx;
+    if (r->n < 64 && klen < sizeof(r->keys[0])) {
+        memcpy(r->keys[r->n], key, klen);
+        r->keys[r->n][klen] = '\0';
+        r->vlens[r->n] = vlen;
+        if (value) {
+            /* Scan values are the same bytes as get's. */
+            unsigned char *want = malloc(vlen ? vlen : 1);
+            int i = atoi(r->keys[r->n] + 1);
+            fill(want, vlen, (unsigned)i);
+            if (codec != 4 || memcmp(want, value, vlen) != 0)
+                r->ok_values = 0;
+            free(want);
+        }
+    }
+    r->n++;
+    return 0;
+}
+
+static void test_split_scan_order(void)
+{
+    const char *path = tpath("split-scan");
+    ds_store *s = open_ok(path, NULL);
+    /* k00..k29, large where i % 3 != 1 (runs of two large, one small), with
+     * the batch in reverse order; plus rows of other namespaces around. */
+    enum { N = 30 };
+    size_t vlen[N];
+    for (int i = N - 1; i >= 0; i--) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%02d", i);
+        vlen[i] = i % 3 != 1 ? (size_t)(SMALL_MAX + 1 + i * 50) : (size_t)(i + 1);
+        CHECK_EQ_INT(put_pattern(s, "p", k, vlen[i], (unsigned)i), DS_OK);
+    }
+    CHECK_EQ_INT(put_pattern(s, "o", "k15x", 2000, 1), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "q", "k15x", 10, 1), DS_OK);
+    CHECK_EQ_INT(put_pattern(s, "q", "a", 2000, 1), DS_OK);
+    CHECK_EQ_INT(count(s, "p"), N);
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM kv WHERE tbl='p'"), 10);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM kv_large WHERE tbl='p'"), 20);
+    sqlite3_close(db);
+
+    for (size_t page = 1; page <= 3; page++) {
+        for (int with_values = 0; with_values <= 1; with_values++) {
+            char after[8] = "";
+            int have_after = 0, seen = 0, calls = 0;
+            for (;;) {
+                sized_rows r = {.ok_values = 1};
+                size_t visited = 0;
+                CHECK_EQ_INT(ds_store_scan(s, "p", 1, have_after ? after : NULL,
+                                           strlen(after), page, with_values,
+                                           collect_sized, &r, &visited, NULL),
+                             DS_OK);
+                calls++;
+                CHECK_EQ_INT(visited, r.n);
+                CHECK(r.n <= page);
+                CHECK(r.ok_values);
+                if (r.n == 0)
+                    break;
+                for (size_t i = 0; i < r.n && seen + (int)i < N; i++) {
+                    char want[16];
+                    snprintf(want, sizeof(want), "k%02d", seen + (int)i);
+                    CHECK(strcmp(r.keys[i], want) == 0);
+                    CHECK_EQ_INT(r.vlens[i], with_values ? vlen[seen + i] : 0);
+                }
+                seen += (int)r.n;
+                snprintf(after, sizeof(after), "%s", r.keys[r.n - 1]);
+                have_after = 1;
+                if (calls > N + 2)
+                    break;
+            }
+            CHECK_EQ_INT(seen, N);
+            CHECK_EQ_INT(calls, (int)((N + page - 1) / page) + 1);
+        }
+    }
+    /* after between keys, and past the end. */
+    sized_rows r = {.ok_values = 1};
+    size_t visited = 0;
+    CHECK_EQ_INT(ds_store_scan(s, "p", 1, "k14z", 4, 3, 1, collect_sized, &r,
+                               &visited, NULL),
+                 DS_OK);
+    CHECK(visited == 3 && strcmp(r.keys[0], "k15") == 0 &&
+          strcmp(r.keys[1], "k16") == 0 && strcmp(r.keys[2], "k17") == 0);
+    CHECK(r.ok_values);
+    memset(&r, 0, sizeof(r));
+    CHECK_EQ_INT(ds_store_scan(s, "p", 1, "k29", 3, 3, 1, collect_sized, &r,
+                               &visited, NULL),
+                 DS_OK);
+    CHECK_EQ_INT(visited, 0);
+
+    /* The compound scan is a merge of the two ordered searches, not a sort. */
+    db = raw_open(path);
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(db,
+                                    "EXPLAIN QUERY PLAN SELECT key, codec, value "
+                                    "FROM kv WHERE tbl=?1 AND key>?2 UNION ALL "
+                                    "SELECT key, codec, value FROM kv_large "
+                                    "WHERE tbl=?1 AND key>?2 ORDER BY key LIMIT ?3",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    int merge = 0, temp = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(st, 3);
+        if (d && strstr(d, "MERGE"))
+            merge = 1;
+        if (d && strstr(d, "TEMP B-TREE"))
+            temp = 1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CHECK(merge && !temp);
+    ds_store_close(s);
+}
+
+/* A file as dictsqlite format 1 wrote it: kv only, version '1', WAL. */
+static void make_v1_file(const char *path, const unsigned char *big, size_t big_n)
+{
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_INT(raw_exec(db,
+                          "PRAGMA journal_mode=WAL;"
+                          "CREATE TABLE dictsqlite_meta(name TEXT PRIMARY KEY, "
+                          "value BLOB NOT NULL);"
+                          "CREATE TABLE kv(tbl TEXT NOT NULL, key TEXT NOT NULL, "
+                          "codec INTEGER NOT NULL, value BLOB NOT NULL, "
+                          "PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
+                          "INSERT INTO dictsqlite_meta(name,value) "
+                          "VALUES('format_version','1');"
+                          "INSERT INTO kv VALUES('t','small',4,x'0102');"
+                          "INSERT INTO kv VALUES('t','json',2,'[1,2]');"),
+                 SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    const char *keys[] = {"big1", "big2", "big3"};
+    CHECK_EQ_INT(sqlite3_prepare_v2(db, "INSERT INTO kv VALUES('t',?1,4,?2)", -1,
+                                    &st, NULL),
+                 SQLITE_OK);
+    for (int i = 0; i < 3; i++) {
+        sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, big, (int)big_n, SQLITE_STATIC);
+        CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_version1_file(void)
+{
+    const char *path = tpath("v1");
+    unsigned char big[3000];
+    fill(big, sizeof(big), 0);
+    make_v1_file(path, big, sizeof(big));
+
+    ds_store *s = open_ok(path, NULL);
+    /* Upgraded: kv_large added, version stamped, old rows untouched. */
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                             "name='kv_large' AND type='table'"),
+                 1);
+    CHECK(strcmp(raw_text(db, "SELECT value FROM dictsqlite_meta "
+                              "WHERE name='format_version'"),
+                 DS_STR(DS_FORMAT_VERSION)) == 0);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM kv"), 5);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM kv_large"), 0);
+    sqlite3_close(db);
+
+    /* Reads see the large values where version 1 left them, in kv. */
+    CHECK(has_pattern(s, "t", "big1", sizeof(big), 0, 4));
+    CHECK_EQ_INT(ds_store_exists(s, "t", 1, "big2", 4, NULL), DS_OK);
+    const char *v = get_str(s, "t", "json", NULL);
+    CHECK(v && strcmp(v, "[1,2]") == 0);
+    CHECK_EQ_INT(count(s, "t"), 5);
+    collected c = {0};
+    size_t visited = 0;
+    CHECK_EQ_INT(ds_store_scan(s, "t", 1, NULL, 0, 100, 1, collect_row, &c,
+                               &visited, NULL),
+                 DS_OK);
+    CHECK(visited == 5 && strcmp(c.keys[0], "big1") == 0 &&
+          strcmp(c.keys[4], "small") == 0);
+    collected_free(&c);
+
+    /* A new large value goes to kv_large and merges into the scan. */
+    CHECK_EQ_INT(put_pattern(s, "t", "big15", 2000, 15), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "big15"), IN_LARGE);
+    CHECK_EQ_INT(ds_store_scan(s, "t", 1, "big1", 4, 2, 0, collect_row, &c,
+                               &visited, NULL),
+                 DS_OK);
+    CHECK(visited == 2 && strcmp(c.keys[0], "big15") == 0 &&
+          strcmp(c.keys[1], "big2") == 0);
+    collected_free(&c);
+
+    /* Rewriting moves: large -> kv_large, large -> small stays in kv,
+     * delete of an old large row in kv. */
+    CHECK_EQ_INT(put_pattern(s, "t", "big1", sizeof(big), 21), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "big1"), IN_LARGE);
+    CHECK(has_pattern(s, "t", "big1", sizeof(big), 21, 4));
+    CHECK_EQ_INT(put_pattern(s, "t", "big2", 7, 22), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "big2"), IN_KV);
+    CHECK(has_pattern(s, "t", "big2", 7, 22, 4));
+    CHECK_EQ_INT(del(s, "t", "big3"), DS_OK);
+    CHECK_EQ_INT(where_is(path, "t", "big3"), IN_NONE);
+    CHECK_EQ_INT(count(s, "t"), 5);
+    ds_store_close(s);
+
+    /* And it opens again as a current file. */
+    s = open_ok(path, NULL);
+    CHECK(has_pattern(s, "t", "big1", sizeof(big), 21, 4));
+    CHECK_EQ_INT(count(s, "t"), 5);
+    CHECK_EQ_INT(ds_store_integrity_check(s, NULL), DS_OK);
+    ds_store_close(s);
+}
+
+/* Opens path as a read-only file (another uid when we are root) and checks
+ * the version-1 file reads. Returns the number of failed checks. */
+static int check_v1_read_only(const char *path, const unsigned char *big, size_t n)
+{
+    int before = check_failures;
+    ds_store *s = NULL;
+    ds_error err;
+    ds_error_clear(&err);
+    ds_status st = ds_store_open(path, NULL, &s, &err);
+    if (st != DS_OK)
+        fprintf(stderr, "read-only open: %s\n", err.msg);
+    CHECK_EQ_INT(st, DS_OK);
+    if (st != DS_OK)
+        return check_failures - before;
+    void *v = NULL;
+    size_t vn = 0;
+    CHECK_EQ_INT(ds_store_get(s, "t", 1, "big1", 4, NULL, &v, &vn, NULL), DS_OK);
+    CHECK(vn == n && v && memcmp(v, big, n) == 0);
+    free(v);
+    CHECK_EQ_INT(ds_store_exists(s, "t", 1, "nope", 4, NULL), DS_NOTFOUND);
+    CHECK_EQ_INT(count(s, "t"), 5);
+    size_t visited = 0;
+    collected c = {0};
+    CHECK_EQ_INT(ds_store_scan(s, "t", 1, NULL, 0, 100, 1, collect_row, &c,
+                               &visited, NULL),
+                 DS_OK);
+    CHECK_EQ_INT(visited, 5);
+    collected_free(&c);
+    ns_walk w = {.s = s};
+    CHECK_EQ_INT(ds_store_list_ns(s, on_ns, &w, NULL), DS_OK);
+    CHECK_EQ_INT(w.n, 1);
+    /* Writes fail as on any read-only file. */
+    static unsigned char buf[2000];
+    ds_store_item items[] = {{"t", 1, "x", 1, buf, sizeof(buf), 4, 0},
+                             {"t", 1, "y", 1, buf, 2, 4, 0}};
+    for (int i = 0; i < 2; i++) {
+        ds_error_clear(&err);
+        CHECK_EQ_INT(ds_store_write_batch(s, &items[i], 1, &err), DS_IO);
+        CHECK(strstr(err.msg, "readonly") != NULL);
+    }
+    ds_store_close(s);
+    return check_failures - before;
+}
+
+static void test_version1_file_read_only(void)
+{
+    char dir[] = "/tmp/ds_store_ro.XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    /* The reader may create the -wal and -shm files next to the file. */
+    CHECK_EQ_INT(chmod(dir, 0777), 0);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/v1.db", dir);
+    unsigned char big[3000];
+    fill(big, sizeof(big), 0);
+    make_v1_file(path, big, sizeof(big));
+    CHECK_EQ_INT(chmod(path, 0444), 0);
+
+    if (geteuid() != 0) {
+        check_v1_read_only(path, big, sizeof(big));
+    } else {
+        /* Root writes any file: read it as nobody instead. */
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(99);
+            _exit(check_v1_read_only(path, big, sizeof(big)) ? 1 : 0);
+        }
+        int status = 0;
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 99)
+            printf("     (cannot switch to uid 65534: read-only case skipped)\n");
+        else
+            CHECK_EQ_INT(WEXITSTATUS(status), 0);
+    }
+    /* The file was read as it was: still version 1, no kv_large. */
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+                             "name='kv_large'"),
+                 0);
+    CHECK(strcmp(raw_text(db, "SELECT value FROM dictsqlite_meta "
+                              "WHERE name='format_version'"),
+                 "1") == 0);
+    sqlite3_close(db);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* ---- meta, pragmas ---------------------------------------------------- */
 
 static void test_meta(void)
@@ -625,7 +1317,8 @@ static void test_meta(void)
     void *v = NULL;
     size_t n = 0;
     CHECK_EQ_INT(ds_store_meta_get(s, "format_version", &v, &n, NULL), DS_OK);
-    CHECK(n == 1 && memcmp(v, "1", 1) == 0);
+    CHECK(n == strlen(DS_STR(DS_FORMAT_VERSION)) &&
+          memcmp(v, DS_STR(DS_FORMAT_VERSION), n) == 0);
     free(v);
     CHECK_EQ_INT(ds_store_meta_get(s, "missing", &v, &n, NULL), DS_NOTFOUND);
     CHECK(v == NULL);
@@ -812,6 +1505,39 @@ static void test_batch_atomic_midway_failure(void)
     items[n - 1].key = NULL;
     CHECK_EQ_INT(ds_store_write_batch(s, items, n, &err), DS_INVALID);
     check_nothing_landed(s, path);
+    free(items);
+    free(keys);
+
+    /* Across the two tables: "existing" moves to kv_large (and out of kv),
+     * new large rows land, then kv_large refuses a row: all of it is undone,
+     * the small row of "existing" included. */
+    db = raw_open(path);
+    CHECK_EQ_INT(raw_exec(db, "CREATE TRIGGER boom_large BEFORE INSERT ON kv_large "
+                              "WHEN NEW.key='boom' BEGIN "
+                              "SELECT RAISE(ABORT, 'large boom refused'); END"),
+                 SQLITE_OK);
+    static char big[2 * DS_STORE_SMALL_VALUE_MAX];
+    memset(big, 'b', sizeof(big));
+    items = failing_batch(20, "boom", &n, &keys);
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].is_delete && i != 20) { /* 20: "existing" below */
+            items[i].value = big;
+            items[i].vlen = sizeof(big);
+        }
+    }
+    items[20].value = big; /* "existing", now large */
+    items[20].vlen = sizeof(big);
+    ds_error_clear(&err);
+    CHECK_EQ_INT(ds_store_write_batch(s, items, n, &err), DS_IO);
+    CHECK(strstr(err.msg, "large boom refused") != NULL);
+    check_nothing_landed(s, path);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM kv_large"), 0);
+    CHECK_EQ_INT(raw_exec(db, "DROP TRIGGER boom_large"), SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(ds_store_write_batch(s, items, n, &err), DS_OK);
+    CHECK_EQ_INT(count(s, "t"), 22);
+    CHECK_EQ_INT(where_is(path, "t", "existing"), IN_LARGE);
+    CHECK_EQ_INT(where_is(path, "t", "victim"), IN_NONE);
     free(items);
     free(keys);
     ds_store_close(s);
@@ -1003,6 +1729,30 @@ static void test_rust_format_file(void)
     sqlite3_close(db);
     CHECK_EQ_INT(ds_store_open(path, NULL, &s, &err), DS_CORRUPT);
     CHECK(strstr(err.msg, path) != NULL);
+
+    /* So is a kv_large table without it. */
+    path = tpath("foreign-kv-large");
+    db = raw_open(path);
+    CHECK_EQ_INT(raw_exec(db, "CREATE TABLE kv_large(k, v)"), SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(ds_store_open(path, NULL, &s, &err), DS_CORRUPT);
+    CHECK(strstr(err.msg, path) != NULL);
+    CHECK(strstr(err.msg, "kv_large") != NULL);
+    db = raw_open(path);
+    CHECK_EQ_INT(raw_int(db, "SELECT count(*) FROM sqlite_master"), 1);
+    sqlite3_close(db);
+
+    /* A Rust file stays refused even next to a kv_large of ours. */
+    path = tpath("rust-kv-large");
+    db = raw_open(path);
+    CHECK_EQ_INT(raw_exec(db, "CREATE TABLE kv_store(key TEXT PRIMARY KEY, "
+                              "value BLOB); CREATE TABLE dictsqlite_meta(name "
+                              "TEXT PRIMARY KEY, value BLOB NOT NULL); "
+                              "CREATE TABLE kv_large(tbl, key, codec, value)"),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(ds_store_open(path, NULL, &s, &err), DS_CORRUPT);
+    CHECK(strstr(err.msg, "Rust dictsqlite") != NULL);
 }
 
 static void test_newer_format_version(void)
@@ -1011,9 +1761,10 @@ static void test_newer_format_version(void)
     ds_store *s = open_ok(path, NULL);
     ds_store_close(s);
     sqlite3 *db = raw_open(path);
-    CHECK_EQ_INT(raw_exec(db, "UPDATE dictsqlite_meta SET value='2' "
-                              "WHERE name='format_version'"),
-                 SQLITE_OK);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "UPDATE dictsqlite_meta SET value='%d' "
+             "WHERE name='format_version'", DS_FORMAT_VERSION + 1);
+    CHECK_EQ_INT(raw_exec(db, sql), SQLITE_OK);
     sqlite3_close(db);
     ds_error err;
     ds_error_clear(&err);
@@ -1021,7 +1772,9 @@ static void test_newer_format_version(void)
     CHECK_EQ_INT(ds_store_open(path, NULL, &s, &err), DS_CORRUPT);
     CHECK(s == NULL);
     CHECK(strstr(err.msg, path) != NULL);
-    CHECK(strstr(err.msg, "format version 2") != NULL);
+    char want[64];
+    snprintf(want, sizeof(want), "format version %d,", DS_FORMAT_VERSION + 1);
+    CHECK(strstr(err.msg, want) != NULL);
     printf("     %s\n", err.msg);
 
     db = raw_open(path);
@@ -1031,11 +1784,25 @@ static void test_newer_format_version(void)
     sqlite3_close(db);
     CHECK_EQ_INT(ds_store_open(path, NULL, &s, &err), DS_CORRUPT);
 
-    /* An integer 1 (not text) is still version 1. */
+    /* An integer 1 (not text) is still version 1, opened and upgraded. */
     db = raw_open(path);
     CHECK_EQ_INT(raw_exec(db, "UPDATE dictsqlite_meta SET value=1 "
                               "WHERE name='format_version'"),
                  SQLITE_OK);
+    sqlite3_close(db);
+    s = open_ok(path, NULL);
+    ds_store_close(s);
+    db = raw_open(path);
+    CHECK(strcmp(raw_text(db, "SELECT value FROM dictsqlite_meta "
+                              "WHERE name='format_version'"),
+                 DS_STR(DS_FORMAT_VERSION)) == 0);
+    sqlite3_close(db);
+
+    /* The current version itself opens, as text or integer. */
+    db = raw_open(path);
+    snprintf(sql, sizeof(sql), "UPDATE dictsqlite_meta SET value=%d "
+             "WHERE name='format_version'", DS_FORMAT_VERSION);
+    CHECK_EQ_INT(raw_exec(db, sql), SQLITE_OK);
     sqlite3_close(db);
     s = open_ok(path, NULL);
     ds_store_close(s);
@@ -1212,6 +1979,14 @@ int main(void)
     RUN_TEST(test_scan_pagination);
     RUN_TEST(test_scan_holds_no_read_transaction);
     RUN_TEST(test_list_ns);
+    RUN_TEST(test_split_round_trip);
+    RUN_TEST(test_split_threshold_boundary);
+    RUN_TEST(test_split_moves);
+    RUN_TEST(test_split_delete_large);
+    RUN_TEST(test_split_count_clear_list);
+    RUN_TEST(test_split_scan_order);
+    RUN_TEST(test_version1_file);
+    RUN_TEST(test_version1_file_read_only);
     RUN_TEST(test_meta);
     RUN_TEST(test_data_version);
     RUN_TEST(test_integrity_and_file_size);
