@@ -95,6 +95,16 @@ size_t ds_retire_take(ds_retire *r, void ***out);
 ds_entry *ds_entry_new(uint32_t ns, const char *key, size_t klen, uint64_t hash,
                        uint8_t codec, const void *value, size_t vlen, uint8_t flags);
 
+/* New entry with room for vlen value bytes, which the caller fills (through
+ * ds_entry_value_mut) before anyone else sees the entry. */
+ds_entry *ds_entry_new_unfilled(uint32_t ns, const char *key, size_t klen,
+                                uint64_t hash, uint8_t codec, size_t vlen);
+
+static inline unsigned char *ds_entry_value_mut(ds_entry *e)
+{
+    return (unsigned char *)e->data + e->klen + 1;
+}
+
 /* New entry whose value is not copied: value points into owner, an object of
  * the binding that stays alive and unchanged as long as it is referenced and
  * that is itself the decoded value (so it becomes aux). The entry takes over

@@ -111,6 +111,19 @@ ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *ke
                        size_t klen, uint8_t *codec, void **value, size_t *vlen,
                        ds_error *err);
 
+/* Where a point read puts the value: room for vlen bytes of a value with
+ * this codec, or NULL for out of memory. Called under the store's lock:
+ * it must not call back into the store. */
+typedef void *(*ds_store_alloc_fn)(uint8_t codec, size_t vlen, void *ctx);
+
+/* Point read straight into memory of the caller's choosing (the engine
+ * reads into a new entry, saving a copy and an allocation of the size of
+ * the value). On DS_OK the value was copied into alloc's memory. */
+ds_status ds_store_get_into(ds_store *s, const char *tbl, size_t tlen,
+                            const char *key, size_t klen, uint8_t *codec,
+                            ds_store_alloc_fn alloc, void *ctx, size_t *vlen,
+                            ds_error *err);
+
 /* DS_OK if present, DS_NOTFOUND if not. */
 ds_status ds_store_exists(ds_store *s, const char *tbl, size_t tlen,
                           const char *key, size_t klen, ds_error *err);

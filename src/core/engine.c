@@ -739,31 +739,61 @@ ds_status ds_engine_recount(ds_engine *e, uint32_t ns, ds_error *err)
     return st;
 }
 
-/* Replace an encrypted value read from SQLite by its plaintext. Without a
- * password the value stays sealed and the binding reports it. */
-static ds_status unseal(ds_engine *e, const ds_ns *n, const char *key, size_t klen,
-                        uint8_t *codec, void **value, size_t *vlen, ds_error *err)
+/* Where a cold read puts the value: straight into a new entry, except
+ * ciphertext, which goes to a scratch buffer and is decrypted into the
+ * entry afterwards. */
+typedef struct cold_read {
+    const ds_engine *e;
+    uint32_t ns;
+    const char *key;
+    size_t klen;
+    uint64_t hash;
+    ds_entry *x;
+    void *sealed;
+} cold_read;
+
+static void *cold_read_alloc(uint8_t codec, size_t vlen, void *ctx)
 {
-    size_t plain_len = *vlen >= DS_CRYPTO_OVERHEAD ? *vlen - DS_CRYPTO_OVERHEAD : 0;
-    uint8_t *plain = malloc(plain_len ? plain_len : 1);
-    if (!plain) {
-        free(*value);
-        return ds_error_set(err, DS_NOMEM, "out of memory decrypting a value");
-    }
-    ds_status st = ds_crypto_open(e->crypto, n->name, n->len, key, klen, *value, *vlen,
+    cold_read *r = ctx;
+    if ((codec & DS_CODEC_FLAG_ENCRYPTED) && r->e->crypto)
+        return r->sealed = malloc(vlen ? vlen : 1);
+    r->x = ds_entry_new_unfilled(r->ns, r->key, r->klen, r->hash, codec, vlen);
+    return r->x ? ds_entry_value_mut(r->x) : NULL;
+}
+
+static size_t plain_len_of(size_t sealed_len)
+{
+    return sealed_len >= DS_CRYPTO_OVERHEAD ? sealed_len - DS_CRYPTO_OVERHEAD : 0;
+}
+
+/* Decrypt a value read from SQLite into plain (plain_len_of(vlen) bytes). */
+static ds_status open_value(ds_engine *e, const ds_ns *n, const char *key, size_t klen,
+                            const void *sealed, size_t vlen, unsigned char *plain,
+                            ds_error *err)
+{
+    ds_status st = ds_crypto_open(e->crypto, n->name, n->len, key, klen, sealed, vlen,
                                   plain, err);
-    free(*value);
-    if (st != DS_OK) {
-        free(plain);
+    if (st != DS_OK)
         return ds_error_set(err, st, "cannot decrypt the value of key '%.*s' in table "
                             "'%.*s': wrong password, or the data was tampered with or "
                             "moved", (int)(klen > 200 ? 200 : klen), key,
                             (int)(n->len > 100 ? 100 : n->len), n->name);
-    }
-    *value = plain;
-    *vlen = plain_len;
-    *codec &= (uint8_t)~DS_CODEC_FLAG_ENCRYPTED;
     return DS_OK;
+}
+
+/* The entry for an encrypted value read from SQLite, holding its
+ * plaintext. Without a password the value stays sealed (cold_read_alloc
+ * kept it) and the binding reports it. */
+static ds_status unseal(ds_engine *e, const ds_ns *n, cold_read *r, uint8_t codec,
+                        size_t vlen, ds_error *err)
+{
+    r->x = ds_entry_new_unfilled(r->ns, r->key, r->klen, r->hash,
+                                 (uint8_t)(codec & ~DS_CODEC_FLAG_ENCRYPTED),
+                                 plain_len_of(vlen));
+    if (!r->x)
+        return ds_error_set(err, DS_NOMEM, "out of memory decrypting a value");
+    return open_value(e, n, r->key, r->klen, r->sealed, vlen, ds_entry_value_mut(r->x),
+                      err);
 }
 
 /* ---- reads ------------------------------------------------------------- */
@@ -808,23 +838,21 @@ ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
         return DS_NEED_IO;
 
     uint8_t codec;
-    void *value;
     size_t vlen;
+    cold_read r = {e, ns, key, klen, hash, NULL, NULL};
     atomic_fetch_add_explicit(&e->cold_reads, 1, memory_order_relaxed);
-    ds_status st = ds_store_get(e->store, n->name, n->len, key, klen, &codec,
-                                &value, &vlen, err);
-    if (st != DS_OK)
+    ds_status st = ds_store_get_into(e->store, n->name, n->len, key, klen, &codec,
+                                     cold_read_alloc, &r, &vlen, err);
+    if (st == DS_OK && r.sealed)
+        st = unseal(e, n, &r, codec, vlen, err);
+    free(r.sealed);
+    if (st != DS_OK) {
+        if (r.x)
+            ds_entry_decref(r.x, &e->retire);
         return st;
-    atomic_fetch_add_explicit(&e->cold_hits, 1, memory_order_relaxed);
-    if ((codec & DS_CODEC_FLAG_ENCRYPTED) && e->crypto) {
-        st = unseal(e, n, key, klen, &codec, &value, &vlen, err);
-        if (st != DS_OK)
-            return st;
     }
-    x = ds_entry_new(ns, key, klen, hash, codec, value, vlen, 0);
-    free(value);
-    if (!x)
-        return ds_error_set(err, DS_NOMEM, "out of memory reading a value");
+    atomic_fetch_add_explicit(&e->cold_hits, 1, memory_order_relaxed);
+    x = r.x;
     promote(e, x, seq);
     *out = x;
     return DS_OK;
@@ -1185,17 +1213,17 @@ static int unseal_row(const char *key, size_t klen, uint8_t codec, const void *v
     unseal_ctx *c = ctx_;
     if (!(codec & DS_CODEC_FLAG_ENCRYPTED))
         return c->fn(key, klen, codec, value, vlen, c->ctx);
-    void *copy = malloc(vlen ? vlen : 1);
-    if (!copy) {
+    size_t plain_len = plain_len_of(vlen);
+    unsigned char *plain = malloc(plain_len ? plain_len : 1);
+    if (!plain) {
         c->st = ds_error_set(c->err, DS_NOMEM, "out of memory decrypting a value");
         return 1;
     }
-    memcpy(copy, value, vlen);
-    c->st = unseal(c->e, c->n, key, klen, &codec, &copy, &vlen, c->err);
-    if (c->st != DS_OK)
-        return 1;
-    int r = c->fn(key, klen, codec, copy, vlen, c->ctx);
-    free(copy);
+    c->st = open_value(c->e, c->n, key, klen, value, vlen, plain, c->err);
+    int r = c->st != DS_OK ? 1
+        : c->fn(key, klen, (uint8_t)(codec & ~DS_CODEC_FLAG_ENCRYPTED), plain, plain_len,
+                c->ctx);
+    free(plain);
     return r;
 }
 

@@ -39,6 +39,12 @@ ds_entry *ds_entry_new(uint32_t ns, const char *key, size_t klen, uint64_t hash,
     return e;
 }
 
+ds_entry *ds_entry_new_unfilled(uint32_t ns, const char *key, size_t klen,
+                                uint64_t hash, uint8_t codec, size_t vlen)
+{
+    return entry_alloc(ns, key, klen, hash, codec, vlen, vlen, 0);
+}
+
 ds_entry *ds_entry_new_external(uint32_t ns, const char *key, size_t klen,
                                 uint64_t hash, uint8_t codec, const void *value,
                                 size_t vlen, void *owner, ds_retire *r)

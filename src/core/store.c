@@ -550,13 +550,13 @@ static inline int lookup(sqlite3_stmt *st, const char *tbl, size_t tlen,
     return rc == SQLITE_OK ? sqlite3_step(st) : rc;
 }
 
-ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *key,
-                       size_t klen, uint8_t *codec, void **value, size_t *vlen,
-                       ds_error *err)
+ds_status ds_store_get_into(ds_store *s, const char *tbl, size_t tlen,
+                            const char *key, size_t klen, uint8_t *codec,
+                            ds_store_alloc_fn alloc, void *ctx, size_t *vlen,
+                            ds_error *err)
 {
-    if (!s || !value || !vlen || bad_bytes(tbl, tlen) || bad_bytes(key, klen))
+    if (!s || !alloc || !vlen || bad_bytes(tbl, tlen) || bad_bytes(key, klen))
         return fail_plain(err, DS_INVALID, "ds_store_get: bad argument");
-    *value = NULL;
     *vlen = 0;
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st = s->st[ST_GET];
@@ -565,17 +565,17 @@ ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *ke
     if (rc == SQLITE_DONE) {
         r = DS_NOTFOUND;
     } else if (rc == SQLITE_ROW) {
+        uint8_t c = (uint8_t)sqlite3_column_int(st, 0);
         const void *p = sqlite3_column_blob(st, 1);
         size_t n = (size_t)sqlite3_column_bytes(st, 1);
-        void *buf = (p || !n) ? malloc(n ? n : 1) : NULL;
+        void *buf = (p || !n) ? alloc(c, n, ctx) : NULL;
         if (!buf) {
             r = fail_plain(err, DS_NOMEM, "out of memory reading %s", s->path);
         } else {
             if (n)
                 memcpy(buf, p, n);
             if (codec)
-                *codec = (uint8_t)sqlite3_column_int(st, 0);
-            *value = buf;
+                *codec = c;
             *vlen = n;
             r = DS_OK;
         }
@@ -584,6 +584,28 @@ ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *ke
     }
     done(st);
     pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+static void *malloc_value(uint8_t codec, size_t vlen, void *ctx)
+{
+    (void)codec;
+    return *(void **)ctx = malloc(vlen ? vlen : 1);
+}
+
+ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *key,
+                       size_t klen, uint8_t *codec, void **value, size_t *vlen,
+                       ds_error *err)
+{
+    if (!value)
+        return fail_plain(err, DS_INVALID, "ds_store_get: bad argument");
+    *value = NULL;
+    ds_status r = ds_store_get_into(s, tbl, tlen, key, klen, codec, malloc_value, value,
+                                    vlen, err);
+    if (r != DS_OK) {
+        free(*value);
+        *value = NULL;
+    }
     return r;
 }
 

@@ -243,6 +243,47 @@ static void test_upsert_and_delete(void)
     ds_store_close(s);
 }
 
+/* ds_store_get_into's destination: a fixed buffer, or none (out of memory). */
+typedef struct {
+    char buf[64];
+    int calls;
+    uint8_t codec_seen;
+    int fail;
+} into_dest;
+
+static void *into_alloc(uint8_t codec, size_t vlen, void *ctx)
+{
+    into_dest *d = ctx;
+    d->calls++;
+    d->codec_seen = codec;
+    return d->fail || vlen > sizeof(d->buf) ? NULL : d->buf;
+}
+
+static void test_get_into_the_callers_memory(void)
+{
+    ds_store *s = open_ok(tpath("into"), NULL);
+    CHECK_EQ_INT(put(s, "t", "k", 3, "value"), DS_OK);
+    into_dest d = {{0}, 0, 0, 0};
+    uint8_t codec = 0;
+    size_t vlen = 0;
+    ds_error err;
+    CHECK_EQ_INT(ds_store_get_into(s, "t", 1, "k", 1, &codec, into_alloc, &d, &vlen, &err),
+                 DS_OK);
+    CHECK(d.calls == 1 && d.codec_seen == 3 && codec == 3 && vlen == 5);
+    CHECK(memcmp(d.buf, "value", 5) == 0);
+    /* Absent: the destination is never asked for. */
+    CHECK_EQ_INT(ds_store_get_into(s, "t", 1, "x", 1, &codec, into_alloc, &d, &vlen, &err),
+                 DS_NOTFOUND);
+    CHECK_EQ_INT(d.calls, 1);
+    /* No memory: DS_NOMEM naming the file, and the store still works. */
+    d.fail = 1;
+    CHECK_EQ_INT(ds_store_get_into(s, "t", 1, "k", 1, &codec, into_alloc, &d, &vlen, &err),
+                 DS_NOMEM);
+    CHECK(strstr(err.msg, "into") != NULL);
+    CHECK(get_str(s, "t", "k", NULL) != NULL);
+    ds_store_close(s);
+}
+
 static void test_empty_key_and_value(void)
 {
     ds_store *s = open_ok(tpath("empty-kv"), NULL);
@@ -1972,6 +2013,7 @@ int main(void)
     }
     RUN_TEST(test_create_and_reopen);
     RUN_TEST(test_upsert_and_delete);
+    RUN_TEST(test_get_into_the_callers_memory);
     RUN_TEST(test_empty_key_and_value);
     RUN_TEST(test_json_stored_as_text);
     RUN_TEST(test_odd_keys);
