@@ -62,6 +62,10 @@ struct ds_engine {
     ds_retire retire;
 
     pthread_mutex_t flush_lock;
+    /* The row array of the last flush, reused by the next (flush_lock):
+     * see FLUSH_ROWS_KEEP. */
+    ds_store_item *flush_rows;
+    size_t flush_rows_cap;
     pthread_mutex_t write_lock;
     pthread_mutex_t ns_lock;
     ds_ns **_Atomic ns_chunks[NS_CHUNKS];
@@ -360,6 +364,7 @@ void ds_engine_free(ds_engine *e)
     (void)n; /* the binding drains before freeing; anything left is dropped */
     free(items);
     ds_retire_destroy(&e->retire);
+    free(e->flush_rows);
     pthread_mutex_destroy(&e->flush_lock);
     pthread_mutex_destroy(&e->write_lock);
     pthread_mutex_destroy(&e->ns_lock);
@@ -1053,6 +1058,32 @@ ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err)
 }
 
 /* Commit the write buffer; flush_lock held. */
+/* Largest row array a flush keeps for the next one: the batches of a lazy
+ * bulk load (EARLY_FLUSH_ROWS) fit, and a rare huge flush does not pin its
+ * array. Like the write buffer's spare tables (wbuf.c), this spares each
+ * batch an allocation large enough to be mmapped, faulted in and unmapped. */
+#define FLUSH_ROWS_KEEP ((size_t)1 << 17)
+
+static ds_store_item *flush_rows(ds_engine *e, size_t n)
+{
+    if (n <= e->flush_rows_cap)
+        return e->flush_rows;
+    if (n > FLUSH_ROWS_KEEP)
+        return malloc(n * sizeof(ds_store_item));
+    ds_store_item *rows = realloc(e->flush_rows, FLUSH_ROWS_KEEP * sizeof(*rows));
+    if (!rows)
+        return NULL;
+    e->flush_rows = rows;
+    e->flush_rows_cap = FLUSH_ROWS_KEEP;
+    return rows;
+}
+
+static void flush_rows_done(ds_engine *e, ds_store_item *rows)
+{
+    if (rows != e->flush_rows)
+        free(rows);
+}
+
 static ds_status flush_locked(ds_engine *e, ds_error *err)
 {
     ds_entry *const *items;
@@ -1064,7 +1095,7 @@ static ds_status flush_locked(ds_engine *e, ds_error *err)
         ds_wbuf_end_flush(e->wbuf, 1);
         return DS_OK;
     }
-    ds_store_item one, *rows = n == 1 ? &one : malloc(n * sizeof(*rows));
+    ds_store_item *rows = flush_rows(e, n);
     if (!rows) {
         ds_wbuf_end_flush(e->wbuf, 0);
         return ds_error_set(err, DS_NOMEM, "out of memory flushing %zu writes", n);
@@ -1079,8 +1110,7 @@ static ds_status flush_locked(ds_engine *e, ds_error *err)
         sealed = malloc(total ? total : 1);
         if (!sealed) {
             ds_wbuf_end_flush(e->wbuf, 0);
-            if (rows != &one)
-                free(rows);
+            flush_rows_done(e, rows);
             return ds_error_set(err, DS_NOMEM, "out of memory encrypting %zu writes", n);
         }
     }
@@ -1109,8 +1139,7 @@ static ds_status flush_locked(ds_engine *e, ds_error *err)
     if (st == DS_OK)
         st = ds_store_write_batch(e->store, rows, n, err);
     ds_wbuf_end_flush(e->wbuf, st == DS_OK);
-    if (rows != &one)
-        free(rows);
+    flush_rows_done(e, rows);
     free(sealed);
     if (st == DS_OK) {
         note_own_commit(e);

@@ -41,10 +41,19 @@ typedef struct wtab {
     size_t mask;
 } wtab;
 
+/* A committed batch's arrays are kept for the next begin_flush when no
+ * larger than this: a lazy bulk load flushes batches of EARLY_FLUSH_ROWS
+ * (engine.c) back to back, and allocating (and, past glibc's mmap
+ * threshold, faulting in and unmapping) 1.5 MB of tables per batch cost
+ * the writer page faults and TLB-shootdown interrupts. A one-off larger
+ * batch still frees its tables, so it pins nothing. */
+#define SPARE_MAX_CAP ((size_t)1 << 17)
+
 struct ds_wbuf {
     pthread_mutex_t lock;
     wtab pend;
     wtab flight;
+    wtab spare; /* no entries: arrays only, or nothing */
     int in_flight;
     ds_retire *retire;
 };
@@ -147,14 +156,33 @@ static int wtab_reserve(wtab *t, size_t need)
     return 0;
 }
 
-static void wtab_release(wtab *t, ds_retire *retire)
+static void wtab_release_entries(wtab *t, ds_retire *retire)
 {
     for (size_t p = 0; p < t->n; p++)
         if (t->order[p])
             ds_entry_decref(t->order[p], retire);
+    t->n = 0;
+}
+
+static void wtab_release(wtab *t, ds_retire *retire)
+{
+    wtab_release_entries(t, retire);
     free(t->order);
     free(t->idx);
     memset(t, 0, sizeof(*t));
+}
+
+/* An empty table with room for cap entries, from the spare arrays when
+ * they are large enough. */
+static int wtab_take(ds_wbuf *b, wtab *t, size_t cap)
+{
+    if (b->spare.cap >= cap) {
+        *t = b->spare;
+        memset(&b->spare, 0, sizeof(b->spare));
+        memset(t->idx, 0xff, (t->mask + 1) * sizeof(widx));
+        return 0;
+    }
+    return wtab_init(t, cap);
 }
 
 ds_wbuf *ds_wbuf_new(ds_retire *retire)
@@ -176,6 +204,7 @@ void ds_wbuf_free(ds_wbuf *b)
         return;
     wtab_release(&b->pend, b->retire);
     wtab_release(&b->flight, b->retire);
+    wtab_release(&b->spare, b->retire);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }
@@ -271,7 +300,7 @@ ds_status ds_wbuf_begin_flush(ds_wbuf *b, ds_entry *const **items, size_t *n)
     while (cap < b->pend.n)
         cap *= 2;
     wtab fresh;
-    if (wtab_init(&fresh, cap) != 0) {
+    if (wtab_take(b, &fresh, cap) != 0) {
         pthread_mutex_unlock(&b->lock);
         return DS_NOMEM;
     }
@@ -327,6 +356,18 @@ void ds_wbuf_end_flush(ds_wbuf *b, int committed)
     b->in_flight = 0;
     if (!committed)
         merge_back(b, &done);
+    pthread_mutex_unlock(&b->lock);
+    wtab_release_entries(&done, b->retire);
+    if (done.cap > SPARE_MAX_CAP) {
+        wtab_release(&done, b->retire);
+        return;
+    }
+    pthread_mutex_lock(&b->lock);
+    if (done.cap > b->spare.cap) {
+        wtab old = b->spare;
+        b->spare = done;
+        done = old;
+    }
     pthread_mutex_unlock(&b->lock);
     wtab_release(&done, b->retire);
 }

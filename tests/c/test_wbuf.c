@@ -611,6 +611,50 @@ static void test_threads(void)
     ds_retire_destroy(&r);
 }
 
+/* Batch after batch, the tables of a committed batch serve the next one:
+ * they must come back empty and indexed from scratch, also under a failed
+ * flush that merges the batch back in. */
+static void test_flush_cycles_reuse_tables(void)
+{
+    ds_wbuf *b = ds_wbuf_new(NULL);
+    CHECK(b != NULL);
+    char key[32], val[32];
+    ds_entry *const *items;
+    size_t n;
+    for (int round = 0; round < 4; round++) {
+        int count = round == 2 ? 3000 : 700; /* grows past the spare once */
+        for (int i = 0; i < count; i++) {
+            snprintf(key, sizeof(key), "r%d-k%d", round, i);
+            snprintf(val, sizeof(val), "v%d", i);
+            CHECK_EQ_INT(ds_wbuf_put(b, mk(0, key, val)), DS_OK);
+        }
+        CHECK_EQ_INT(ds_wbuf_begin_flush(b, &items, &n), DS_OK);
+        CHECK_EQ_INT((int)n, count);
+        /* Writes during the flight go to the fresh (maybe reused) table. */
+        CHECK_EQ_INT(ds_wbuf_put(b, mk(0, "during", "x")), DS_OK);
+        snprintf(key, sizeof(key), "r%d-k%d", round, 5);
+        CHECK_EQ_INT(ds_wbuf_put(b, mk(0, key, "newer")), DS_OK);
+        ds_wbuf_end_flush(b, round != 1); /* round 1 fails and merges back */
+        if (round == 1) {
+            CHECK_EQ_INT((int)ds_wbuf_pending(b), count + 1);
+            CHECK(holds_value(b, 0, key, "newer"));
+            CHECK(holds_value(b, 0, "r1-k6", "v6"));
+        } else {
+            CHECK_EQ_INT((int)ds_wbuf_pending(b), 2);
+            CHECK(holds_value(b, 0, key, "newer"));
+            snprintf(key, sizeof(key), "r%d-k%d", round, 6);
+            CHECK(get(b, 0, key) == NULL); /* committed: no stale index slot */
+        }
+        CHECK(holds_value(b, 0, "during", "x"));
+        /* Drain what is pending so the next round starts empty. */
+        CHECK_EQ_INT(ds_wbuf_begin_flush(b, &items, &n), DS_OK);
+        ds_wbuf_end_flush(b, 1);
+        CHECK_EQ_INT((int)ds_wbuf_pending(b), 0);
+        CHECK(get(b, 0, "during") == NULL);
+    }
+    ds_wbuf_free(b);
+}
+
 int main(void)
 {
     RUN_TEST(test_coalesce_and_order);
@@ -623,5 +667,6 @@ int main(void)
     RUN_TEST(test_many_keys);
     RUN_TEST(test_aux_retire);
     RUN_TEST(test_threads);
+    RUN_TEST(test_flush_cycles_reuse_tables);
     return CHECK_DONE();
 }
