@@ -3,7 +3,10 @@
  *
  * Keys are (ns, key bytes) with a caller-supplied 64-bit hash (already folded
  * with ns). The shard is chosen from the hash's high bits, the bucket from its
- * low bits, so the two choices stay independent.
+ * low bits, so the two choices stay independent; bits 32..47 are kept in the
+ * table as a tag, which lets a probe pass most other keys without loading
+ * them. A hash should therefore be well mixed in all 64 bits (a poor one
+ * costs speed, never correctness).
  *
  * Capacity: with capacity > 0 the capacity is split between the shards
  * (capacity / nshards each, one more for the first capacity % nshards), so

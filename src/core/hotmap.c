@@ -1,33 +1,50 @@
-/* The hot tier (see hotmap.h): each shard is a compact hash table laid out
- * like CPython's dict since 3.6 (the idea, not its code): a sparse index of
- * uint32 slots pointing into a dense array of entry pointers kept in
- * insertion order.
+/* The hot tier (see hotmap.h): each shard is one open-addressing hash table
+ * (linear probing) of 8-byte slots, and a slot holds the entry pointer
+ * itself, with 16 bits of the key's hash in the pointer's unused top bits.
+ * A hit costs two dependent loads at random addresses: the slot, then the
+ * entry (hash and key compare).
  *
- * Why not one array of {hash, entry} slots: that array must stay sparse, so
- * at 100k keys the 16-byte slots of 8 shards took 4 MB and nearly every read
- * missed the cache on its slot. The index is the only part probed at random
- * and costs 4 bytes a slot, a quarter of that. The dense array and the
- * entries (allocated as they are inserted) are in insertion order, so reads
- * in that order walk both sequentially, which the prefetcher handles, and the
- * dense array needs no spare room beyond its growth slack. The price is one
- * more dependent load for reads in random order.
+ * Why: a read in random order is bounded by dependent cache misses. The
+ * previous layout was a compact table in the manner of CPython's dict since
+ * 3.6 (an idea borrowed, no code): a sparse index of uint32 slots pointing
+ * into a dense array of entry pointers, so a hit loaded index slot, dense
+ * element, entry. perf annotate of ds_hotmap_peek_aux over 100k random-key
+ * reads put about 25% of its time on the index load, 25% on the dense load
+ * and 50% on the entry load. The slot now points at the entry directly,
+ * which removes the middle miss. (CPython's dict keeps its dense array
+ * because it must keep insertion order; nothing here does: collect is in no
+ * particular order and the engine sorts snapshots by key.)
  *
- * A probe that meets another key almost always rejects it by the hash bits
- * stored in the index slot, without touching its dense element or entry
- * (a cache miss saved per collision). Keeping the full hash in the dense
- * array as well measured slower for reads in random order (a dense array
- * twice the size) and cost 8 bytes per entry; rebuilds read it from the
- * entries instead.
- * Probing is linear: index slots are small, so a short run of them usually
- * shares one cache line.
+ * Why the hash bits live inside the pointer: slots of {64-bit hash, entry}
+ * (16 bytes) measured slower, because the table must stay sparse (at most
+ * 2/3 full) and at 100k keys the 16-byte slots of 8 shards took 4 MB, so
+ * nearly every read missed the cache on its slot. 8-byte slots cost 12 to 24
+ * bytes per entry depending on where the table is between growths, about as
+ * much as the former 4-byte index slots plus 8-byte dense elements (with
+ * their growth slack). The 16 tag bits are hash bits 32..47: the shard comes
+ * from the top bits (at most 16 of them) and the home slot from the low
+ * bits, so the tag is independent of both. A probe compares the tag first
+ * and loads the entry only when it matches, so a key met while probing is
+ * rejected without a cache miss (a false match is 1 in 65536).
  *
- * A deletion turns the key's index slot into DUMMY (lookups go on past it)
- * and its dense element into a hole (e == NULL). Holes and DUMMY slots are
- * dropped when the shard is rebuilt, which happens when the index would get
- * over 2/3 full counting them, or when the dense array is full and over a
- * quarter of it is holes. used (dense elements, holes included) bounds the
- * filled index slots, so bounding it bounds the load and guarantees an
- * empty slot to end every probe.
+ * Portability: user-space pointers fit in 48 bits on x86-64 and aarch64
+ * Linux, but correctness does not depend on it. Every insert checks the
+ * entry's address; the first one with any of bits 48..63 set switches its
+ * shard to untagged slots for good (tag_mask 0: the slot is the plain
+ * pointer, and a probe compares every entry it meets, as a table without
+ * tags would). Where pointers are narrower than 64 bits, slots are never
+ * tagged.
+ *
+ * Slot values: 0 is EMPTY and ends a probe, 1 is DUMMY (a deleted key: a
+ * probe goes on past it, an insert may reuse it); an entry is never at
+ * address 0 or 1. A deletion leaves a DUMMY only where a probe could
+ * continue: when the next slot is empty, the slot and the DUMMY run just
+ * before it become EMPTY again. used counts live and DUMMY slots; it stays
+ * below 2/3 of the table (the load at which CPython's dict resizes too;
+ * linear probing stays short up to there and an empty slot ends every
+ * probe). An insert that would pass it rebuilds the shard sized for its
+ * live keys: larger when they grew, the same or smaller when it is DUMMY
+ * slots that piled up. Rebuilds read each entry's hash from the entry.
  *
  * Entries are released (ds_entry_decref) after the shard lock is dropped:
  * the last decref may take the retire lock, and a shard lock is a leaf.
@@ -40,43 +57,69 @@
 
 #include "dictsqlite/hotmap.h"
 
-typedef struct dent {
-    ds_entry *e; /* NULL: a hole left by a deletion */
-} dent;
-
-/* An index slot holds a dense position in its low log2(slots) bits and, in
- * the bits above, the same bits of the key's hash (the ones just above those
- * that pick the home slot). That tag rejects most keys met while probing
- * without loading their dense element, which is a cache miss of its own when
- * it is not the element sought. The two sentinels hold positions an index of
- * that size never addresses (a position is below 2/3 of the slot count). */
-#define IX_EMPTY UINT32_MAX
-#define IX_DUMMY (UINT32_MAX - 1) /* a deleted key: probes continue past it */
+#define SLOT_EMPTY ((uintptr_t)0)
+#define SLOT_DUMMY ((uintptr_t)1) /* a deleted key: probes continue past it */
 #define SLOT_NONE SIZE_MAX
 #define MIN_INDEX 8
-#define MIN_DENSE 8
 /* Presizing beyond this would commit memory for capacity that may never be
  * used (capacity is only a hint in memory mode, 1M by default, and there are
  * 8+ shards); growth is amortized anyway. */
 #define MAX_INITIAL_INDEX 256
-/* Dense positions must stay below IX_DUMMY; 2/3 of 2^32 does. */
-#define MAX_INDEX ((uint64_t)1 << 32)
+#define MAX_SHARD_BITS 16
+
+_Static_assert(_Alignof(ds_entry) >= 2, "an entry address never equals SLOT_DUMMY");
+_Static_assert(sizeof(uintptr_t) >= sizeof(ds_entry *), "a slot holds a pointer");
+
+#if UINTPTR_MAX == UINT64_MAX
+/* Tagged slots: bits 0..47 the entry's address, 48..63 hash bits 32..47. */
+#define TAG_SHIFT 48
+#define ADDR_MASK (((uintptr_t)1 << TAG_SHIFT) - 1)
+/* The tag must stay clear of the shard bits (the top MAX_SHARD_BITS) and of
+ * the home slot's low bits (tables stay far below 2^32 slots). */
+_Static_assert(64 - MAX_SHARD_BITS >= 32 + 16, "tag bits overlap the shard bits");
+
+static inline uintptr_t tag_of(uint64_t hash)
+{
+    return (uintptr_t)((hash >> 32) & 0xFFFFu) << TAG_SHIFT;
+}
+#else
+/* No spare pointer bits: slots are plain pointers. */
+#define ADDR_MASK UINTPTR_MAX
+static inline uintptr_t tag_of(uint64_t hash)
+{
+    (void)hash;
+    return 0;
+}
+#endif
+
+/* Does e's address need the tag bits? Tests can make ordinary entries
+ * count as such, to drive the untagged fallback. */
+#ifdef DS_TESTING
+void ds_hotmap_test_set_wide(int (*is_wide)(const ds_entry *e));
+void ds_hotmap_test_tables(ds_hotmap *m, size_t *slots, size_t *filled,
+                           size_t *tagged_shards);
+static int (*test_is_wide)(const ds_entry *e);
+#define IS_WIDE(e) (((uintptr_t)(e) & ~ADDR_MASK) != 0 || (test_is_wide && test_is_wide(e)))
+#else
+#define IS_WIDE(e) (((uintptr_t)(e) & ~ADDR_MASK) != 0)
+#endif
 
 /* Aligned to a cache line so two threads hitting neighbouring shards do not
  * bounce one line between cores. The fields a read needs come first, next
  * to the lock. */
 typedef struct shard {
     pthread_mutex_t lock;
-    uint32_t *index; /* IX_EMPTY, IX_DUMMY or tag | position in dense */
-    dent *dense;
-    size_t mask; /* index slots - 1 */
+    uintptr_t *slots; /* SLOT_EMPTY, SLOT_DUMMY or tag | entry address */
+    size_t mask;      /* slots - 1 */
+    /* The slot bits holding the tag: ~ADDR_MASK, or 0 once an entry's
+     * address needed them (see the top comment). */
+    uintptr_t tag_mask;
     uint64_t hits, misses;
     ds_entry *lru_head; /* most recently used */
     ds_entry *lru_tail;
-    size_t used;      /* dense elements in use, holes included */
-    size_t dense_cap; /* dense elements allocated */
-    size_t count;     /* live entries */
-    size_t bytes;     /* sum of entry footprints */
+    size_t used;  /* live and DUMMY slots */
+    size_t count; /* live entries */
+    size_t bytes; /* sum of entry footprints */
     uint64_t evictions;
     /* This shard's share of the capacity (SIZE_MAX when not evicting). The
      * shares add up to the capacity exactly, so the map as a whole never
@@ -90,7 +133,7 @@ struct ds_hotmap {
     unsigned shard_shift; /* 64 - log2(nshards), or 0 with one shard */
     size_t shard_mask;
     size_t capacity;
-    size_t init_index; /* index size a shard starts (and restarts) with */
+    size_t init_index; /* slots a shard starts (and restarts) with */
     int lru;
     ds_retire *retire;
 };
@@ -101,9 +144,7 @@ static inline shard *shard_of(const ds_hotmap *m, uint64_t hash)
     return &m->shards[(size_t)(hash >> m->shard_shift) & m->shard_mask];
 }
 
-/* How many dense elements an index of n slots may address: 2/3 of it, the
- * load at which CPython's dict resizes too. Linear probing stays short up
- * to there, and it keeps an empty slot to end every probe. */
+/* How many live and DUMMY slots a table of n slots may hold: 2/3 of it. */
 static inline size_t usable(size_t nslots)
 {
     return (size_t)(((uint64_t)nslots * 2) / 3);
@@ -129,59 +170,78 @@ static inline int same_key(const ds_entry *e, uint32_t ns, const char *key, size
     return e->ns == ns && e->klen == klen && bytes_equal(e->data, key, klen);
 }
 
-static inline uint32_t ix_tag(uint64_t hash, size_t mask)
+static inline int is_entry(uintptr_t v) { return v > SLOT_DUMMY; }
+
+/* The slot value for e in shard s (whose mode e must fit, see admit). */
+static inline uintptr_t slot_of(const shard *s, const ds_entry *e)
 {
-    return (uint32_t)hash & ~(uint32_t)mask;
+    return (uintptr_t)e | (tag_of(e->hash) & s->tag_mask);
 }
 
-static inline size_t ix_pos(uint32_t ix, size_t mask) { return ix & (uint32_t)mask; }
+static inline ds_entry *entry_at(const shard *s, size_t i)
+{
+    return (ds_entry *)(s->slots[i] & ~s->tag_mask);
+}
 
-/* The index slot of the key, or SLOT_NONE. */
+/* The slot holding the key, or SLOT_NONE. */
 static inline size_t find_slot(const shard *s, uint32_t ns, const char *key,
                                size_t klen, uint64_t hash)
 {
-    const uint32_t *index = s->index;
-    const dent *dense = s->dense;
+    const uintptr_t *slots = s->slots;
+    uintptr_t tag_mask = s->tag_mask, tag = tag_of(hash) & tag_mask;
     size_t mask = s->mask, i = (size_t)hash & mask;
-    uint32_t tag = ix_tag(hash, mask), tag_mask = ~(uint32_t)mask;
     for (;;) {
-        uint32_t ix = index[i];
-        if (ix == IX_EMPTY)
+        uintptr_t v = slots[i];
+        if (v == SLOT_EMPTY)
             return SLOT_NONE;
-        if ((ix & tag_mask) == tag && ix != IX_DUMMY) {
-            const dent *d = &dense[ix_pos(ix, mask)];
-            if (d->e->hash == hash && same_key(d->e, ns, key, klen))
+        /* Untagged, tag_mask and tag are 0: every entry is compared. */
+        if ((v & tag_mask) == tag && v != SLOT_DUMMY) {
+            const ds_entry *e = (const ds_entry *)(v & ~tag_mask);
+            if (e->hash == hash && same_key(e, ns, key, klen))
                 return i;
         }
         i = (i + 1) & mask;
     }
 }
 
-/* The index slot pointing at this exact entry, which must be in the table. */
+/* The slot holding this exact entry, which must be in the table. */
 static size_t find_ptr(const shard *s, const ds_entry *e)
 {
+    uintptr_t want = slot_of(s, e);
     size_t mask = s->mask, i = (size_t)e->hash & mask;
-    for (;;) {
-        uint32_t ix = s->index[i];
-        if (ix < IX_DUMMY && s->dense[ix_pos(ix, mask)].e == e)
-            return i;
+    while (s->slots[i] != want)
         i = (i + 1) & mask;
-    }
+    return i;
 }
 
-/* Point a free index slot (empty, or DUMMY: any slot a lookup passes
- * anyway) at pos, for a key known to be absent. */
-static inline void place(uint32_t *index, size_t mask, uint64_t hash, size_t pos)
+/* Store v (an entry of that hash, known to be absent) in the first free
+ * slot of its probe: empty, or DUMMY (any slot a lookup passes anyway).
+ * Returns 1 if it took an empty slot, 0 if it reused a DUMMY. */
+static inline int place(uintptr_t *slots, size_t mask, uint64_t hash, uintptr_t v)
 {
     size_t i = (size_t)hash & mask;
-    while (index[i] < IX_DUMMY)
+    while (is_entry(slots[i]))
         i = (i + 1) & mask;
-    index[i] = ix_tag(hash, mask) | (uint32_t)pos;
+    int fresh = slots[i] == SLOT_EMPTY;
+    slots[i] = v;
+    return fresh;
 }
 
-static inline void index_reset(uint32_t *index, size_t nslots)
+/* Drop the tags of every slot, for good: e's address needs those bits. */
+static void untag(shard *s)
 {
-    memset(index, 0xFF, nslots * sizeof(*index)); /* all IX_EMPTY */
+    for (size_t i = 0; i <= s->mask; i++)
+        if (is_entry(s->slots[i]))
+            s->slots[i] &= ADDR_MASK;
+    s->tag_mask = 0;
+}
+
+/* Make sure e can be stored in s: switch s to untagged slots if e's address
+ * uses the tag bits. */
+static inline void admit(shard *s, const ds_entry *e)
+{
+    if (DS_UNLIKELY(IS_WIDE(e)) && s->tag_mask != 0)
+        untag(s);
 }
 
 static size_t pow2_at_least(size_t n)
@@ -192,7 +252,7 @@ static size_t pow2_at_least(size_t n)
     return p;
 }
 
-/* Index size for a shard about to hold n entries: at most half full, so
+/* Table size for a shard about to hold n entries: at most half full, so
  * after a rebuild at least a sixth of it is free for new keys (and the
  * rebuilds are amortized), never below the starting size. */
 static size_t index_size_for(const ds_hotmap *m, size_t n)
@@ -201,68 +261,36 @@ static size_t index_size_for(const ds_hotmap *m, size_t n)
     return want < m->init_index ? m->init_index : want;
 }
 
-/* Rebuild the shard with an index of nslots: drop the holes (the dense
- * array keeps its order, so insertion-order locality survives) and every
- * DUMMY. Returns -1 on OOM with the shard unchanged. */
+/* Rebuild the shard with a table of nslots, dropping every DUMMY. Returns
+ * -1 on OOM with the shard unchanged. */
 static int rebuild(shard *s, size_t nslots)
 {
-    if ((uint64_t)nslots > MAX_INDEX || nslots > SIZE_MAX / sizeof(uint32_t))
+    if (nslots > SIZE_MAX / sizeof(uintptr_t))
         return -1;
-    uint32_t *index = malloc(nslots * sizeof(*index));
-    if (!index)
+    uintptr_t *slots = calloc(nslots, sizeof(*slots)); /* all SLOT_EMPTY */
+    if (!slots)
         return -1;
-    index_reset(index, nslots);
-    dent *dense = s->dense;
-    size_t mask = nslots - 1, w = 0;
-    for (size_t j = 0; j < s->used; j++) {
-        if (!dense[j].e)
-            continue;
-        dense[w] = dense[j];
-        place(index, mask, dense[w].e->hash, w);
-        w++;
+    size_t mask = nslots - 1;
+    /* A slot value does not depend on the table size: only its place
+     * does, which needs the hash, read from the entry. */
+    for (size_t i = 0; i <= s->mask; i++) {
+        uintptr_t v = s->slots[i];
+        if (is_entry(v))
+            place(slots, mask, entry_at(s, i)->hash, v);
     }
-    free(s->index);
-    s->index = index;
+    free(s->slots);
+    s->slots = slots;
     s->mask = mask;
-    s->used = w;
-    /* After a shrink the dense array may be larger than the index can
-     * address; give the excess back (keeping it on failure is harmless). */
-    size_t lim = usable(nslots);
-    if (s->dense_cap > lim) {
-        dent *smaller = realloc(dense, lim * sizeof(*dense));
-        if (smaller) {
-            s->dense = smaller;
-            s->dense_cap = lim;
-        }
-    }
+    s->used = s->count;
     return 0;
 }
 
-/* Make room for one more dense element. */
+/* Make room for one more key. */
 static int make_room(const ds_hotmap *m, shard *s)
 {
-    size_t lim = usable(s->mask + 1);
-    if (s->used >= lim ||
-        (s->used == s->dense_cap && s->used - s->count > s->used / 4)) {
-        if (rebuild(s, index_size_for(m, s->count + 1)) != 0)
-            return -1;
-        lim = usable(s->mask + 1);
-    }
-    if (s->used < s->dense_cap)
+    if (s->used < usable(s->mask + 1))
         return 0;
-    /* Grow by half rather than double: the slack is paid per entry, and
-     * realloc of a large block is cheap. used < lim here, so cap > used. */
-    size_t cap = s->dense_cap < MIN_DENSE ? MIN_DENSE : s->dense_cap + s->dense_cap / 2;
-    if (cap > lim)
-        cap = lim;
-    if (cap > SIZE_MAX / sizeof(dent))
-        return -1;
-    dent *dense = realloc(s->dense, cap * sizeof(dent));
-    if (!dense)
-        return -1;
-    s->dense = dense;
-    s->dense_cap = cap;
-    return 0;
+    return rebuild(s, index_size_for(m, s->count + 1));
 }
 
 static inline void lru_unlink(shard *s, ds_entry *e)
@@ -297,20 +325,13 @@ static inline void lru_touch(shard *s, ds_entry *e)
     }
 }
 
-/* Empty tables of the starting size. */
-static int shard_tables_init(shard *s, size_t init_index)
+/* An empty table of the starting size. */
+static int shard_table_init(shard *s, size_t init_index)
 {
-    s->index = malloc(init_index * sizeof(uint32_t));
-    s->dense_cap = usable(init_index) < MIN_DENSE ? usable(init_index) : MIN_DENSE;
-    s->dense = malloc(s->dense_cap * sizeof(dent));
-    if (!s->index || !s->dense) {
-        free(s->index);
-        free(s->dense);
-        s->index = NULL;
-        s->dense = NULL;
-        return -1;
-    }
-    index_reset(s->index, init_index);
+    uintptr_t *slots = calloc(init_index, sizeof(*slots)); /* all SLOT_EMPTY */
+    if (!slots)
+        return -1; /* the shard is unchanged */
+    s->slots = slots;
     s->mask = init_index - 1;
     s->used = 0;
     return 0;
@@ -321,8 +342,8 @@ ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
 {
     if (nshards == 0)
         nshards = 1;
-    if (nshards > ((size_t)1 << 16))
-        nshards = (size_t)1 << 16;
+    if (nshards > ((size_t)1 << MAX_SHARD_BITS))
+        nshards = (size_t)1 << MAX_SHARD_BITS;
     nshards = pow2_at_least(nshards);
     unsigned bits = 0;
     while (((size_t)1 << bits) < nshards)
@@ -353,13 +374,12 @@ ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
     for (size_t i = 0; i < nshards; i++) {
         shard *s = &m->shards[i];
         s->limit = m->lru ? capacity / nshards + (i < capacity % nshards) : SIZE_MAX;
-        if (shard_tables_init(s, m->init_index) != 0 ||
+        s->tag_mask = ~ADDR_MASK;
+        if (shard_table_init(s, m->init_index) != 0 ||
             pthread_mutex_init(&s->lock, NULL) != 0) {
-            free(s->index);
-            free(s->dense);
+            free(s->slots);
             for (size_t j = 0; j < i; j++) {
-                free(m->shards[j].index);
-                free(m->shards[j].dense);
+                free(m->shards[j].slots);
                 pthread_mutex_destroy(&m->shards[j].lock);
             }
             free(m->shards);
@@ -376,11 +396,10 @@ void ds_hotmap_free(ds_hotmap *m)
         return;
     for (size_t i = 0; i < m->nshards; i++) {
         shard *s = &m->shards[i];
-        for (size_t j = 0; j < s->used; j++)
-            if (s->dense[j].e)
-                ds_entry_decref(s->dense[j].e, m->retire);
-        free(s->index);
-        free(s->dense);
+        for (size_t j = 0; j <= s->mask; j++)
+            if (is_entry(s->slots[j]))
+                ds_entry_decref(entry_at(s, j), m->retire);
+        free(s->slots);
         pthread_mutex_destroy(&s->lock);
     }
     free(m->shards);
@@ -403,7 +422,7 @@ static inline ds_entry *find_locked(ds_hotmap *m, uint32_t ns, const char *key,
         s->misses++;
         return NULL;
     }
-    ds_entry *e = s->dense[ix_pos(s->index[i], s->mask)].e;
+    ds_entry *e = entry_at(s, i);
     s->hits++;
     if (m->lru)
         lru_touch(s, e);
@@ -451,23 +470,23 @@ int ds_hotmap_contains(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
     return found;
 }
 
-/* Unlink e (at index slot i) from the table and LRU list; the reference
- * moves to the caller. */
+/* Unlink e (at slot i) from the table and LRU list; the reference moves to
+ * the caller. */
 static void take_out(const ds_hotmap *m, shard *s, size_t i, ds_entry *e)
 {
-    uint32_t *index = s->index;
+    uintptr_t *slots = s->slots;
     size_t mask = s->mask;
-    s->dense[ix_pos(index[i], mask)].e = NULL;
     /* A DUMMY is only needed where a probe could continue: if the next slot
      * is empty, no run passes through i, so it and the DUMMY slots just
      * before it can become empty again (shorter probes for misses). */
-    if (index[(i + 1) & mask] == IX_EMPTY) {
+    if (slots[(i + 1) & mask] == SLOT_EMPTY) {
         do {
-            index[i] = IX_EMPTY;
+            slots[i] = SLOT_EMPTY;
+            s->used--;
             i = (i - 1) & mask;
-        } while (index[i] == IX_DUMMY);
+        } while (slots[i] == SLOT_DUMMY);
     } else {
-        index[i] = IX_DUMMY;
+        slots[i] = SLOT_DUMMY;
     }
     if (m->lru)
         lru_unlink(s, e);
@@ -485,12 +504,12 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
         max_evicted = 0;
 
     pthread_mutex_lock(&s->lock);
+    admit(s, e);
     size_t i = find_slot(s, e->ns, e->data, e->klen, e->hash);
     if (i != SLOT_NONE) {
-        /* In place: the key keeps its position in insertion order. */
-        dent *d = &s->dense[ix_pos(s->index[i], s->mask)];
-        old = d->e;
-        d->e = e;
+        /* In place: same key, so same hash, same tag and same slot. */
+        old = entry_at(s, i);
+        s->slots[i] = slot_of(s, e);
         s->bytes = s->bytes - ds_entry_footprint(old) + ds_entry_footprint(e);
         if (m->lru) {
             lru_unlink(s, old);
@@ -506,9 +525,7 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
                 *n_evicted = 0;
             return DS_NOMEM;
         }
-        size_t pos = s->used++;
-        s->dense[pos].e = e;
-        place(s->index, s->mask, e->hash, pos);
+        s->used += (size_t)place(s->slots, s->mask, e->hash, slot_of(s, e));
         s->count++;
         s->bytes += ds_entry_footprint(e);
         if (m->lru)
@@ -543,7 +560,7 @@ ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t kl
     size_t i = find_slot(s, ns, key, klen, hash);
     ds_entry *e = NULL;
     if (i != SLOT_NONE) {
-        e = s->dense[ix_pos(s->index[i], s->mask)].e;
+        e = entry_at(s, i);
         take_out(m, s, i, e);
     }
     pthread_mutex_unlock(&s->lock);
@@ -561,13 +578,12 @@ static ds_entry **shard_clear(const ds_hotmap *m, shard *s, uint32_t ns, size_t 
     if (s->count == 0)
         return NULL;
     ds_entry **out = malloc(s->count * sizeof(*out));
-    size_t k = 0;
-    dent *dense = s->dense;
+    size_t k = 0, nslots = s->mask + 1;
     if (ns == UINT32_MAX) {
-        for (size_t j = 0; j < s->used; j++) {
-            ds_entry *e = dense[j].e;
-            if (!e)
+        for (size_t j = 0; j < nslots; j++) {
+            if (!is_entry(s->slots[j]))
                 continue;
+            ds_entry *e = entry_at(s, j);
             if (m->lru)
                 e->lru_prev = e->lru_next = NULL;
             if (out)
@@ -575,51 +591,39 @@ static ds_entry **shard_clear(const ds_hotmap *m, shard *s, uint32_t ns, size_t 
             else
                 ds_entry_decref(e, m->retire);
         }
-        /* Give large tables back rather than keep them for entries that are
-         * gone; if the small ones cannot be allocated, reuse the old ones. */
-        shard fresh;
-        if ((s->mask + 1 > m->init_index || s->dense_cap > MIN_DENSE) &&
-            shard_tables_init(&fresh, m->init_index) == 0) {
-            free(s->index);
-            free(s->dense);
-            s->index = fresh.index;
-            s->dense = fresh.dense;
-            s->dense_cap = fresh.dense_cap;
-            s->mask = fresh.mask;
+        /* Give a grown table back rather than keep it for entries that are
+         * gone; if the small one cannot be allocated, reuse the old one. */
+        uintptr_t *old = s->slots;
+        if (nslots > m->init_index && shard_table_init(s, m->init_index) == 0) {
+            free(old);
         } else {
-            index_reset(s->index, s->mask + 1);
+            memset(s->slots, 0, nslots * sizeof(*s->slots)); /* all SLOT_EMPTY */
+            s->used = 0;
         }
-        s->used = 0;
         s->count = 0;
         s->bytes = 0;
         s->lru_head = s->lru_tail = NULL;
     } else {
-        /* One compacting pass and a fresh index, rather than a DUMMY per
-         * removed key: cheaper, and it needs no allocation. */
-        size_t w = 0, used = s->used;
-        for (size_t j = 0; j < used; j++) {
-            ds_entry *e = dense[j].e;
-            if (!e)
+        /* take_out keeps the table valid at every step, and only ever turns
+         * slots other than live ones into EMPTY, so the scan sees each live
+         * entry exactly once. */
+        for (size_t j = 0; j < nslots; j++) {
+            if (!is_entry(s->slots[j]))
                 continue;
-            if (e->ns != ns) {
-                dense[w++] = dense[j];
+            ds_entry *e = entry_at(s, j);
+            if (e->ns != ns)
                 continue;
-            }
-            if (m->lru)
-                lru_unlink(s, e);
-            s->count--;
-            s->bytes -= ds_entry_footprint(e);
+            take_out(m, s, j, e);
             if (out)
                 out[k++] = e;
             else
                 ds_entry_decref(e, m->retire);
         }
-        if (w != used) {
-            s->used = w;
-            index_reset(s->index, s->mask + 1);
-            for (size_t j = 0; j < w; j++)
-                place(s->index, s->mask, dense[j].e->hash, j);
-        }
+        /* Drop the DUMMY slots left behind (and shrink the table if most of
+         * it emptied). Failing is harmless: they are dropped by the next
+         * rebuild instead. */
+        if (s->used != s->count)
+            (void)rebuild(s, index_size_for(m, s->count));
     }
     *n = k;
     return out;
@@ -665,9 +669,11 @@ size_t ds_hotmap_collect(ds_hotmap *m, uint32_t ns, ds_entry ***out)
             items = grown;
             cap = want;
         }
-        for (size_t j = 0; j < s->used; j++) {
-            ds_entry *e = s->dense[j].e;
-            if (e && (ns == UINT32_MAX || e->ns == ns))
+        for (size_t j = 0; j <= s->mask; j++) {
+            if (!is_entry(s->slots[j]))
+                continue;
+            ds_entry *e = entry_at(s, j);
+            if (ns == UINT32_MAX || e->ns == ns)
                 items[n++] = ds_entry_incref(e);
         }
         pthread_mutex_unlock(&s->lock);
@@ -696,11 +702,34 @@ void ds_hotmap_get_stats(ds_hotmap *m, ds_hotmap_stats *out)
         shard *s = &m->shards[i];
         pthread_mutex_lock(&s->lock);
         out->entries += s->count;
-        out->bytes += s->bytes + (s->mask + 1) * sizeof(uint32_t) +
-                      s->dense_cap * sizeof(dent);
+        out->bytes += s->bytes + (s->mask + 1) * sizeof(*s->slots);
         out->hits += s->hits;
         out->misses += s->misses;
         out->evictions += s->evictions;
         pthread_mutex_unlock(&s->lock);
     }
 }
+
+#ifdef DS_TESTING
+/* Test hooks, compiled only into the C tests (see CMakeLists.txt). */
+
+/* Treat the entries for which is_wide returns nonzero (none if NULL) as
+ * not fitting a tagged slot. Set it only while no other thread uses a map. */
+void ds_hotmap_test_set_wide(int (*is_wide)(const ds_entry *e)) { test_is_wide = is_wide; }
+
+/* Totals over the shards: table slots, live and DUMMY slots, and shards
+ * still tagged. */
+void ds_hotmap_test_tables(ds_hotmap *m, size_t *slots, size_t *filled,
+                           size_t *tagged_shards)
+{
+    *slots = *filled = *tagged_shards = 0;
+    for (size_t i = 0; i < m->nshards; i++) {
+        shard *s = &m->shards[i];
+        pthread_mutex_lock(&s->lock);
+        *slots += s->mask + 1;
+        *filled += s->used;
+        *tagged_shards += s->tag_mask != 0;
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+#endif

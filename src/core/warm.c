@@ -1,5 +1,5 @@
 /* The warm tier (see warm.h): one hash index (linear probing, hash kept in
- * the slot, backward-shift deletion, as in hotmap.c) plus one LRU list
+ * the slot, backward-shift deletion) plus one LRU list
  * threaded through the entries' lru links, which are ours while an entry is
  * here (it is never in the hot map at the same time).
  *
@@ -69,7 +69,9 @@ static void place(wslot *slots, size_t mask, uint64_t hash, ds_entry *e)
     slots[i].e = e;
 }
 
-/* Backward shift: see hotmap.c. */
+/* Backward shift: move each later entry of the probe run into the hole when
+ * its home slot is at or before it, so no tombstones are needed and probes
+ * stay as short as if the deleted key had never been inserted. */
 static void slot_delete(ds_warm *w, size_t i)
 {
     wslot *slots = w->slots;

@@ -179,9 +179,9 @@ static void test_many_keys_growth(void)
     ds_hotmap_stats st;
     ds_hotmap_get_stats(m, &st);
     CHECK_EQ_INT(st.entries, N);
-    /* the tables add at least 14 bytes per entry: an 8-byte dense element
-     * and 4-byte index slots at most 2/3 full */
-    CHECK(st.bytes >= fp_sum + (size_t)N * 14);
+    /* the tables add at least 12 bytes per entry: 8-byte slots at most 2/3
+     * full */
+    CHECK(st.bytes >= fp_sum + (size_t)N * 12);
 
     int bad = 0;
     for (int i = 0; i < N; i++) {
@@ -264,9 +264,10 @@ static void test_hash_collisions(void)
 enum {
     H_CLUSTER, /* low bits 5, 6 or 7: runs wrap past the end of a small table */
     H_ALL_ONES, /* the 32 low bits set: every key starts probing at the last
-                 * slot whatever the table size, and the index tags of all of
-                 * them equal those of the EMPTY/DUMMY sentinels */
+                 * slot whatever the table size (tags differ) */
     H_SAME,    /* one hash for all: only namespace and key bytes differ */
+    H_SAME_TAG, /* one home slot and one tag (hash bits 32..47), hashes that
+                 * differ above them: tag matches that the entry rejects */
     H_REAL,
 };
 
@@ -279,6 +280,8 @@ static uint64_t diff_hash(int mode, int k, uint32_t ns, const char *key)
         return 0xFFFFFFFFULL | ((uint64_t)k << 32);
     case H_SAME:
         return 0x5555555555555555ULL;
+    case H_SAME_TAG:
+        return 0x0000123400000005ULL | ((uint64_t)k << 48);
     default:
         return key_hash(ns, key);
     }
@@ -286,8 +289,8 @@ static uint64_t diff_hash(int mode, int k, uint32_t ns, const char *key)
 
 /* Random operations compared with a plain array: puts, removes, clears of
  * one namespace or all, in alternating phases that grow the map and then
- * delete most of it, so that holes, DUMMY slots, rebuilds (growing and
- * shrinking) and compaction all happen. Every key is checked every
+ * delete most of it, so that DUMMY slots (reused or cleaned up), rebuilds
+ * (growing and shrinking) and clears of one namespace all happen. Every key is checked every
  * check_every steps. With lru the bound is never reached: same
  * expectations. */
 static void differential(int K, int nns, size_t nshards, int lru, int mode, int steps,
@@ -376,6 +379,7 @@ static void test_differential_small_table(void)
     differential(5, 1, 1, 0, H_ALL_ONES, 20000, 1);
     differential(24, 2, 1, 0, H_ALL_ONES, 20000, 1);
     differential(12, 2, 1, 1, H_SAME, 20000, 1);
+    differential(24, 2, 1, 0, H_SAME_TAG, 20000, 1);
 }
 
 static void test_differential_large(void)
@@ -384,6 +388,7 @@ static void test_differential_large(void)
     differential(400, 3, 4, 1, H_REAL, 60000, 97);
     differential(300, 2, 2, 0, H_ALL_ONES, 40000, 97);
     differential(300, 2, 1, 0, H_CLUSTER, 40000, 97);
+    differential(300, 2, 1, 0, H_SAME_TAG, 40000, 97);
 }
 
 /* Bytes of the tables alone (stats minus the entries' footprints). */
@@ -711,6 +716,305 @@ static void test_lru_churn_bounded_tables(void)
     ds_hotmap_free(m);
 }
 
+#ifdef DS_TESTING
+/* Hooks compiled into this test's copy of hotmap.c (see CMakeLists.txt). */
+void ds_hotmap_test_set_wide(int (*is_wide)(const ds_entry *e));
+void ds_hotmap_test_tables(ds_hotmap *m, size_t *slots, size_t *filled,
+                           size_t *tagged_shards);
+
+static size_t filled_slots(ds_hotmap *m)
+{
+    size_t slots, filled, tagged;
+    ds_hotmap_test_tables(m, &slots, &filled, &tagged);
+    return filled;
+}
+
+static size_t tagged_shards(ds_hotmap *m)
+{
+    size_t slots, filled, tagged;
+    ds_hotmap_test_tables(m, &slots, &filled, &tagged);
+    return tagged;
+}
+#endif
+
+/* collect and clear(ns) over shards full of DUMMY slots left by scattered
+ * deletions: every live entry exactly once, no deleted one. */
+static void test_collect_clear_after_deletes(void)
+{
+    enum { K = 3000, NS = 3 };
+    ds_hotmap *m = ds_hotmap_new(4, 0, 0, NULL);
+    char key[32];
+    static unsigned char seen[NS][K];
+    for (int i = 0; i < K; i++)
+        for (uint32_t ns = 0; ns < NS; ns++) {
+            snprintf(key, sizeof key, "d%d", i);
+            put(m, mk(ns, key, "v"));
+        }
+    for (int i = 0; i < K; i++) /* 2 of every 3, in every namespace */
+        for (uint32_t ns = 0; ns < NS; ns++)
+            if (i % 3 != 1) {
+                snprintf(key, sizeof key, "d%d", i);
+                ds_entry_decref(ds_hotmap_remove(m, ns, key, strlen(key), key_hash(ns, key)),
+                                NULL);
+            }
+    for (int round = 0; round < 2; round++) {
+        /* round 1: after clearing namespace 1 */
+        ds_entry **items = NULL;
+        size_t n = ds_hotmap_collect(m, UINT32_MAX, &items);
+        size_t want = (size_t)(K / 3) * (round ? NS - 1 : NS);
+        CHECK_EQ_INT(n, want);
+        CHECK_EQ_INT(ds_hotmap_size(m), want);
+        memset(seen, 0, sizeof seen);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            int j = atoi(ds_entry_key(items[i]) + 1);
+            uint32_t ns = items[i]->ns;
+            bad += ns >= NS || j < 0 || j >= K || j % 3 != 1 || (round && ns == 1);
+            if (ns < NS && j >= 0 && j < K)
+                bad += seen[ns][j]++ != 0;
+            ds_entry_decref(items[i], NULL);
+        }
+        free(items);
+        CHECK_EQ_INT(bad, 0);
+        n = ds_hotmap_collect(m, 2, &items);
+        CHECK_EQ_INT(n, K / 3);
+        for (size_t i = 0; i < n; i++) {
+            bad += items[i]->ns != 2;
+            ds_entry_decref(items[i], NULL);
+        }
+        free(items);
+        CHECK_EQ_INT(bad, 0);
+        if (round == 0) {
+            ds_hotmap_clear(m, 1);
+#ifdef DS_TESTING
+            /* it rebuilt the shards: no DUMMY left */
+            CHECK_EQ_INT(filled_slots(m), ds_hotmap_size(m));
+#endif
+        }
+    }
+    /* the survivors still answer, the cleared and deleted keys do not */
+    int bad = 0;
+    for (int i = 0; i < K; i++)
+        for (uint32_t ns = 0; ns < NS; ns++) {
+            snprintf(key, sizeof key, "d%d", i);
+            bad += has(m, ns, key) != (i % 3 == 1 && ns != 1);
+        }
+    CHECK_EQ_INT(bad, 0);
+    ds_hotmap_clear(m, UINT32_MAX);
+    CHECK_EQ_INT(ds_hotmap_size(m), 0);
+    ds_entry **items = NULL;
+    CHECK_EQ_INT(ds_hotmap_collect(m, UINT32_MAX, &items), 0);
+    free(items);
+    ds_hotmap_free(m);
+}
+
+#ifdef DS_TESTING
+/* A deletion inside a probe run leaves a DUMMY, which the next insert on
+ * that run reuses; one at the end of a run empties it and the DUMMY slots
+ * before it. Keys here share one home slot (one shard of 8 slots). */
+static void test_dummy_reuse(void)
+{
+    ds_hotmap *m = ds_hotmap_new(1, 0, 0, NULL);
+    const uint64_t H = 3; /* home slot 3, tag 0 */
+    put(m, mkh(0, "a", H, "a"));
+    put(m, mkh(0, "b", H | (1ULL << 32), "b")); /* another tag */
+    put(m, mkh(0, "c", H, "c"));
+    CHECK_EQ_INT(filled_slots(m), 3);
+    ds_entry_decref(ds_hotmap_remove(m, 0, "b", 1, H | (1ULL << 32)), NULL);
+    CHECK_EQ_INT(filled_slots(m), 3); /* a DUMMY: c lies past it */
+    CHECK(ds_hotmap_contains(m, 0, "c", 1, H));
+    put(m, mkh(0, "d", H, "d"));
+    CHECK_EQ_INT(filled_slots(m), 3); /* took the DUMMY */
+    CHECK_EQ_INT(ds_hotmap_size(m), 3);
+    ds_entry_decref(ds_hotmap_remove(m, 0, "d", 1, H), NULL);
+    CHECK_EQ_INT(filled_slots(m), 3);
+    ds_entry_decref(ds_hotmap_remove(m, 0, "c", 1, H), NULL);
+    CHECK_EQ_INT(filled_slots(m), 1); /* c's slot and d's DUMMY emptied */
+    CHECK(ds_hotmap_contains(m, 0, "a", 1, H));
+    CHECK(!ds_hotmap_contains(m, 0, "c", 1, H) && !ds_hotmap_contains(m, 0, "d", 1, H));
+    /* a run wrapping past the table's end: home slot 7 */
+    put(m, mkh(0, "w0", 7, "w"));
+    put(m, mkh(0, "w1", 7, "w"));
+    put(m, mkh(0, "w2", 7, "w")); /* slots 7, 0, 1 */
+    ds_entry_decref(ds_hotmap_remove(m, 0, "w1", 2, 7), NULL);
+    CHECK_EQ_INT(filled_slots(m), 4);
+    ds_entry_decref(ds_hotmap_remove(m, 0, "w2", 2, 7), NULL);
+    CHECK_EQ_INT(filled_slots(m), 2); /* a and w0 */
+    CHECK(ds_hotmap_contains(m, 0, "w0", 2, 7) && ds_hotmap_contains(m, 0, "a", 1, H));
+    ds_hotmap_free(m);
+}
+
+/* Scattered deletions pile up DUMMY slots; the insert that would take the
+ * table past 2/3 full counting them rebuilds it for the live keys only:
+ * the table stays proportional to them, and no DUMMY survives a rebuild. */
+static void test_rebuild_after_many_deletes(void)
+{
+    enum { LIVE = 1000, ROUNDS = 40 };
+    ds_hotmap *m = ds_hotmap_new(1, 0, 0, NULL);
+    char key[32];
+    int next = 0, bad = 0, rebuilds = 0;
+    size_t max_slots = 0;
+    for (; next < LIVE; next++) {
+        snprintf(key, sizeof key, "r%d", next);
+        put(m, mk(0, key, "v"));
+    }
+    size_t slots, filled, tagged;
+    /* each round: delete the oldest half, insert as many new keys */
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int j = next - LIVE; j < next - LIVE / 2; j++) {
+            snprintf(key, sizeof key, "r%d", j);
+            ds_entry *e = ds_hotmap_remove(m, 0, key, strlen(key), key_hash(0, key));
+            bad += e == NULL;
+            if (e)
+                ds_entry_decref(e, NULL);
+        }
+        for (int j = 0; j < LIVE / 2; j++, next++) {
+            ds_hotmap_test_tables(m, &slots, &filled, &tagged);
+            size_t before = filled;
+            snprintf(key, sizeof key, "r%d", next);
+            put(m, mk(0, key, "v"));
+            ds_hotmap_test_tables(m, &slots, &filled, &tagged);
+            bad += filled * 3 > slots * 2; /* at most 2/3 full */
+            if (filled < before) { /* a rebuild: only live keys left */
+                rebuilds++;
+                bad += filled != ds_hotmap_size(m);
+            }
+            if (slots > max_slots)
+                max_slots = slots;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(rebuilds > 0);
+    /* sized by the live keys (at most LIVE: 2048 slots), never by the
+     * DUMMY slots */
+    CHECK(max_slots <= 2048);
+    CHECK_EQ_INT(ds_hotmap_size(m), LIVE);
+    for (int j = 0; j < next; j++) {
+        snprintf(key, sizeof key, "r%d", j);
+        bad += has(m, 0, key) != (j >= next - LIVE);
+    }
+    CHECK_EQ_INT(bad, 0);
+    ds_hotmap_free(m);
+}
+
+/* Entries that the hook makes count as too wide for a tagged slot. */
+static int wide_if_marked(const ds_entry *e) { return e->klen > 0 && e->data[0] == '!'; }
+static int wide_if_ends_in_7(const ds_entry *e)
+{
+    return e->klen > 0 && e->data[e->klen - 1] == '7';
+}
+
+/* The untagged fallback: an entry whose address needs the tag bits switches
+ * its shard, populated, DUMMY slots and all, to plain pointers; lookups,
+ * replacement, eviction and rebuilds go on working. Entries here are real,
+ * so their addresses fit; the hook makes chosen ones count as too wide. */
+static void test_untagged_fallback(void)
+{
+    char key[32], val[32];
+    ds_hotmap *m = ds_hotmap_new(2, 0, 0, NULL);
+    ds_hotmap_test_set_wide(wide_if_marked);
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof key, "t%d", i);
+        put(m, mk(0, key, key));
+    }
+    for (int i = 0; i < 2000; i += 3) {
+        snprintf(key, sizeof key, "t%d", i);
+        ds_entry_decref(ds_hotmap_remove(m, 0, key, strlen(key), key_hash(0, key)), NULL);
+    }
+    CHECK_EQ_INT(tagged_shards(m), 2);
+    /* a new key that does not fit untags its shard */
+    put(m, mk(0, "!first", "v"));
+    CHECK_EQ_INT(tagged_shards(m), 1);
+    CHECK(has(m, 0, "!first"));
+    int bad = 0;
+    /* more of them, until both shards are untagged */
+    for (int i = 0; i < 64 && tagged_shards(m) > 0; i++) {
+        snprintf(key, sizeof key, "!x%d", i);
+        put(m, mk(0, key, key));
+    }
+    CHECK_EQ_INT(tagged_shards(m), 0);
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof key, "t%d", i);
+        ds_entry *g = get(m, 0, key);
+        bad += (g != NULL) != (i % 3 != 0);
+        if (g) {
+            bad += !value_is(g, key);
+            ds_entry_decref(g, NULL);
+        }
+    }
+    /* replacement, growth, deletes in untagged mode */
+    put(m, mk(0, "t1", "new"));
+    for (int i = 2000; i < 6000; i++) {
+        snprintf(key, sizeof key, "t%d", i);
+        put(m, mk(0, key, key));
+    }
+    for (int i = 0; i < 6000; i += 2) {
+        snprintf(key, sizeof key, "t%d", i);
+        ds_entry *r = ds_hotmap_remove(m, 0, key, strlen(key), key_hash(0, key));
+        if (r)
+            ds_entry_decref(r, NULL);
+    }
+    for (int i = 0; i < 6000; i++) {
+        snprintf(key, sizeof key, "t%d", i);
+        snprintf(val, sizeof val, "%s", i == 1 ? "new" : key);
+        ds_entry *g = get(m, 0, key);
+        bad += (g != NULL) != (i % 2 == 1 && (i >= 2000 || i % 3 != 0));
+        if (g) {
+            bad += !value_is(g, val);
+            ds_entry_decref(g, NULL);
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(tagged_shards(m), 0); /* for good */
+    ds_hotmap_free(m);
+
+    /* a replacement that does not fit untags its shard too */
+    m = ds_hotmap_new(1, 0, 0, NULL);
+    for (int i = 0; i < 50; i++) {
+        snprintf(key, sizeof key, "r%d", i);
+        put(m, mk(0, key, key));
+    }
+    ds_hotmap_test_set_wide(wide_if_ends_in_7);
+    int replaced = 0;
+    CHECK_EQ_INT(ds_hotmap_put(m, mk(0, "r17", "new"), &replaced, NULL, 0, NULL), DS_OK);
+    CHECK_EQ_INT(replaced, 1);
+    CHECK_EQ_INT(tagged_shards(m), 0);
+    for (int i = 0; i < 50; i++) {
+        snprintf(key, sizeof key, "r%d", i);
+        ds_entry *g = get(m, 0, key);
+        bad += !value_is(g, i == 17 ? "new" : key);
+        if (g)
+            ds_entry_decref(g, NULL);
+    }
+    CHECK_EQ_INT(bad, 0);
+    ds_hotmap_free(m);
+
+    /* eviction finds its victim by pointer in an untagged shard */
+    char out[16][16];
+    ds_hotmap_test_set_wide(wide_if_marked);
+    m = ds_hotmap_new(1, 3, 1, NULL);
+    CHECK_EQ_INT(put_ev(m, mk(0, "a", "1"), 4, out), 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "!b", "1"), 4, out), 0);
+    CHECK_EQ_INT(tagged_shards(m), 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "c", "1"), 4, out), 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "d", "1"), 4, out), 1);
+    CHECK(strcmp(out[0], "a") == 0);
+    CHECK_EQ_INT(put_ev(m, mk(0, "e", "1"), 4, out), 1);
+    CHECK(strcmp(out[0], "!b") == 0);
+    CHECK(has(m, 0, "c") && has(m, 0, "d") && has(m, 0, "e"));
+    ds_hotmap_free(m);
+
+    /* the differential test with shards that turn untagged on the way (at
+     * the first key ending in 7 each sees) */
+    ds_hotmap_test_set_wide(wide_if_ends_in_7);
+    differential(24, 1, 1, 0, H_CLUSTER, 20000, 1);
+    differential(12, 2, 1, 1, H_SAME, 20000, 1);
+    differential(24, 2, 1, 0, H_SAME_TAG, 20000, 1);
+    differential(400, 3, 4, 1, H_REAL, 60000, 97);
+    ds_hotmap_test_set_wide(NULL);
+}
+#endif
+
 /* The shard comes from the hash's top bits, and the capacity is split so the
  * shares add up to it exactly: 10 over 4 shards gives 3, 3, 2, 2. Observable
  * through where evictions happen. */
@@ -959,6 +1263,14 @@ static void run_threads(int lru)
 
 static void test_threads_memory_mode(void) { run_threads(0); }
 static void test_threads_lru(void) { run_threads(1); }
+#ifdef DS_TESTING
+static void test_threads_untagged(void)
+{
+    ds_hotmap_test_set_wide(wide_if_ends_in_7); /* see test_untagged_fallback */
+    run_threads(1);
+    ds_hotmap_test_set_wide(NULL);
+}
+#endif
 
 int main(void)
 {
@@ -976,10 +1288,19 @@ int main(void)
     RUN_TEST(test_lru_overflow_and_self);
     RUN_TEST(test_lru_capacity_bound_sharded);
     RUN_TEST(test_lru_churn_bounded_tables);
+    RUN_TEST(test_collect_clear_after_deletes);
+#ifdef DS_TESTING
+    RUN_TEST(test_dummy_reuse);
+    RUN_TEST(test_rebuild_after_many_deletes);
+    RUN_TEST(test_untagged_fallback);
+#endif
     RUN_TEST(test_shard_selection_and_bound);
     RUN_TEST(test_memory_mode_never_evicts);
     RUN_TEST(test_aux_retire);
     RUN_TEST(test_threads_memory_mode);
     RUN_TEST(test_threads_lru);
+#ifdef DS_TESTING
+    RUN_TEST(test_threads_untagged);
+#endif
     return CHECK_DONE();
 }
