@@ -133,6 +133,25 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what) {
     return rc;
 }
 
+/* One autocommit upsert the way the store writes it: with the split schema,
+ * a two-statement transaction (the upsert, then the delete of the key from
+ * the other table); otherwise one implicit transaction. */
+static void autocommit_upsert(sqlite3 *db, sqlite3_stmt *up, sqlite3_stmt *other,
+                              sqlite3_stmt *begin, sqlite3_stmt *commit, const char *key,
+                              const void *val, long vsize, const char *what) {
+    sqlite3_bind_text(up, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(up, 2, val, (int)vsize, SQLITE_STATIC);
+    if (!other) {
+        step_done(db, up, what);
+        return;
+    }
+    step_done(db, begin, "begin");
+    step_done(db, up, what);
+    sqlite3_bind_text(other, 1, key, -1, SQLITE_STATIC);
+    step_done(db, other, what);
+    step_done(db, commit, "commit");
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s DB_PATH N VALUE_SIZE [M] [SEED] [SCHEMA] [WHAT] [S]\n", argv[0]);
@@ -228,18 +247,7 @@ int main(int argc, char **argv) {
     t0 = now();
     for (long i = 0; i < m; i++) {
         key_of(key, order[i]);
-        sqlite3_bind_text(up, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(up, 2, val2, (int)vsize, SQLITE_STATIC);
-        if (other) {
-            /* The store's upsert is a two-statement transaction. */
-            step_done(db, begin, "begin");
-            step_done(db, up, "autocommit upsert");
-            sqlite3_bind_text(other, 1, key, -1, SQLITE_STATIC);
-            step_done(db, other, "autocommit upsert");
-            step_done(db, commit, "commit");
-        } else {
-            step_done(db, up, "autocommit upsert");
-        }
+        autocommit_upsert(db, up, other, begin, commit, key, val2, vsize, "autocommit upsert");
     }
     t_up = now() - t0;
 
@@ -247,17 +255,7 @@ int main(int argc, char **argv) {
     t0 = now();
     for (long i = 0; i < m; i++) {
         key_of(key, n + i);
-        sqlite3_bind_text(up, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(up, 2, val, (int)vsize, SQLITE_STATIC);
-        if (other) {
-            step_done(db, begin, "begin");
-            step_done(db, up, "autocommit insert");
-            sqlite3_bind_text(other, 1, key, -1, SQLITE_STATIC);
-            step_done(db, other, "autocommit insert");
-            step_done(db, commit, "commit");
-        } else {
-            step_done(db, up, "autocommit insert");
-        }
+        autocommit_upsert(db, up, other, begin, commit, key, val, vsize, "autocommit insert");
     }
     t_ins = now() - t0;
     sqlite3_finalize(up);

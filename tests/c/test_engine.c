@@ -143,14 +143,24 @@ static void test_writethrough_buffer_one_commits_each_write(void)
     close_engine(e);
 }
 
+/* A writethrough engine on a file that already holds "a" = "1", freshly
+ * reopened: the key is only in SQLite, and whether a new key is new is
+ * something only SQLite knows. */
+static ds_engine *reopened_with_a_key(const char *name, uint32_t *ns)
+{
+    ds_engine *e = open_engine(name, DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
+    *ns = ns_of(e, "main");
+    CHECK_EQ_INT(put(e, *ns, "a", "1"), DS_OK);
+    close_engine(e);
+    e = open_engine(name, DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
+    *ns = ns_of(e, "main");
+    return e;
+}
+
 static void test_allow_io_zero_never_blocks_on_sqlite(void)
 {
-    ds_engine *e = open_engine("noio.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
-    uint32_t ns = ns_of(e, "main");
-    CHECK_EQ_INT(put(e, ns, "a", "1"), DS_OK);
-    close_engine(e);
-    e = open_engine("noio.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
-    ns = ns_of(e, "main");
+    uint32_t ns;
+    ds_engine *e = reopened_with_a_key("noio.db", &ns);
     ds_entry *x = NULL;
     ds_error err;
     /* "a" is only in SQLite now: a no-I/O read must say so, not read */
@@ -412,12 +422,8 @@ static void test_values_held_by_reference_are_committed_and_retired(void)
 
 static void test_put_many_consumes_owners_it_could_not_store(void)
 {
-    ds_engine *e = open_engine("owned2.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
-    uint32_t ns = ns_of(e, "main");
-    CHECK_EQ_INT(put(e, ns, "a", "1"), DS_OK);
-    close_engine(e);
-    e = open_engine("owned2.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
-    ns = ns_of(e, "main");
+    uint32_t ns;
+    ds_engine *e = reopened_with_a_key("owned2.db", &ns);
     static char owner[300];
     ds_put_item items[2] = {
         {"k", 1, h("k", ns), DS_CODEC_BYTES, owner, sizeof(owner), owner},
