@@ -114,6 +114,13 @@ ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
 int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                        uint64_t hash, void **aux, ds_entry **ref);
 
+/* Offer x2, an entry with exactly old's key, codec and value bytes (the
+ * binding's external copy, see ds_entry_new_external), to take old's place in
+ * the hot tier, so the value is held once instead of twice. Done only when
+ * old is still the key's hot entry and is not a pending write; never waits
+ * for a lock. Consumes the caller's reference to x2 either way. */
+void ds_engine_share_value(ds_engine *e, ds_entry *old, ds_entry *x2);
+
 ds_status ds_engine_contains(ds_engine *e, uint32_t ns, const char *key,
                              size_t klen, uint64_t hash, int allow_io,
                              ds_error *err); /* DS_OK = present, DS_NOTFOUND */

@@ -75,6 +75,12 @@ int ds_hotmap_contains(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
 ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
                         ds_entry **evicted, size_t max_evicted, size_t *n_evicted);
 
+/* Put e in the place of old, which must hold the same key, only if old is
+ * still the key's entry. On success the map takes the caller's reference to
+ * e and returns 1 (old is released); otherwise returns 0 and changes
+ * nothing (the caller keeps its reference). */
+int ds_hotmap_replace_exact(ds_hotmap *m, ds_entry *old, ds_entry *e);
+
 /* Remove the key. Returns the removed entry (caller owns the reference) or
  * NULL if absent. */
 ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,

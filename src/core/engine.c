@@ -863,6 +863,21 @@ ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
     return DS_OK;
 }
 
+void ds_engine_share_value(ds_engine *e, ds_entry *old, ds_entry *x2)
+{
+    int used = 0;
+    /* write_lock keeps writers of the key out while we look; a pending entry
+     * stays as it is, since the engine relies on the hot entry of a buffered
+     * key being the buffer's own (settle_evicted). */
+    if (pthread_mutex_trylock(&e->write_lock) == 0) {
+        if (!e->wbuf || !ds_wbuf_holds(e->wbuf, old))
+            used = ds_hotmap_replace_exact(e->hot, old, x2);
+        pthread_mutex_unlock(&e->write_lock);
+    }
+    if (!used)
+        ds_entry_decref(x2, &e->retire);
+}
+
 ds_status ds_engine_contains(ds_engine *e, uint32_t ns, const char *key,
                              size_t klen, uint64_t hash, int allow_io, ds_error *err)
 {

@@ -552,6 +552,27 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
     return DS_OK;
 }
 
+int ds_hotmap_replace_exact(ds_hotmap *m, ds_entry *old, ds_entry *e)
+{
+    shard *s = shard_of(m, e->hash);
+    pthread_mutex_lock(&s->lock);
+    admit(s, e);
+    size_t i = find_slot(s, e->ns, e->data, e->klen, e->hash);
+    int done = i != SLOT_NONE && entry_at(s, i) == old;
+    if (done) {
+        s->slots[i] = slot_of(s, e);
+        s->bytes = s->bytes - ds_entry_footprint(old) + ds_entry_footprint(e);
+        if (m->lru) {
+            lru_unlink(s, old);
+            lru_push_front(s, e);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (done)
+        ds_entry_decref(old, m->retire);
+    return done;
+}
+
 ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
                            uint64_t hash)
 {

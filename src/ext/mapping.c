@@ -100,6 +100,27 @@ void dsv4_drain_retired(DictSQLiteV4Object *self)
 
 /* ---- reads ------------------------------------------------------------- */
 
+/* Values at least this long are handed to the core by reference instead of
+ * copied: below it a copy costs less than the retire-list round trip that
+ * releasing the reference later takes. */
+#define DS_EXTERNAL_MIN 256
+
+/* A large bytes value just decoded from an entry that holds its own copy
+ * (read from SQLite or the warm tier): let the hot tier keep the decoded
+ * object instead, so the value sits in memory once. */
+static void share_decoded(DictSQLiteV4Object *self, ds_entry *x, PyObject *v)
+{
+    if (x->vlen < DS_EXTERNAL_MIN || (x->flags & DS_ENTRY_EXTERNAL) ||
+        x->codec != (DS_CODEC_BYTES | DS_CODEC_FLAG_IMMUTABLE) || !PyBytes_CheckExact(v))
+        return;
+    ds_retire *retire = ds_engine_retire(self->engine);
+    ds_entry *x2 = ds_entry_new_external(x->ns, ds_entry_key(x), x->klen, x->hash,
+                                         x->codec, PyBytes_AS_STRING(v), x->vlen,
+                                         Py_NewRef(v), retire);
+    if (x2)
+        ds_engine_share_value(self->engine, x, x2);
+}
+
 PyObject *dsv4_decode_entry(DictSQLiteV4Object *self, ds_entry *x, PyObject *key)
 {
     PyObject *v = ds_decode_value(self->state, x->codec, (const char *)ds_entry_value(x),
@@ -139,6 +160,8 @@ PyObject *dsv4_get(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, int *mi
     PyObject *v = NULL;
     if (st == DS_OK) {
         v = dsv4_decode_entry(self, x, key);
+        if (v)
+            share_decoded(self, x, v);
         ds_entry_decref(x, ds_engine_retire(self->engine));
         dsv4_drain_retired(self);
     } else if (st == DS_NOTFOUND) {
@@ -175,11 +198,6 @@ int dsv4_flush_now(DictSQLiteV4Object *self)
 {
     return run_engine_call(self, ds_engine_flush);
 }
-
-/* Values at least this long are handed to the core by reference instead of
- * copied: below it a copy costs less than the retire-list round trip that
- * releasing the reference later takes. */
-#define DS_EXTERNAL_MIN 256
 
 /* An item for the core, lending it a reference to the value's bytes object
  * when the entry can use it in place (see ds_put_item.owner): an exact bytes

@@ -442,6 +442,49 @@ static void test_put_many_consumes_owners_it_could_not_store(void)
     close_engine(e);
 }
 
+static void test_share_value_swaps_clean_hot_entries_only(void)
+{
+    ds_engine *e = open_engine("share.db", DS_PERSIST_LAZY, 100, 1000, 0);
+    uint32_t ns = ns_of(e, "main");
+    ds_error err;
+    static char owner[512];
+    memset(owner, 'v', sizeof(owner));
+    ds_put_item item = {"p", 1, h("p", ns), DS_CODEC_BYTES, owner, sizeof(owner), NULL};
+    size_t done = 0;
+    CHECK_EQ_INT(ds_engine_put_many(e, ns, &item, 1, 1, &done, NULL, &err), DS_OK);
+    /* Pending: the hot entry is the buffer's, so it is not replaced. */
+    ds_entry *x = NULL;
+    CHECK_EQ_INT(ds_engine_get(e, ns, "p", 1, h("p", ns), 1, &x, &err), DS_OK);
+    ds_engine_share_value(e, x, ds_entry_new_external(ns, "p", 1, h("p", ns), x->codec,
+                                                      owner, sizeof(owner), owner,
+                                                      ds_engine_retire(e)));
+    void *seen[2] = {0};
+    CHECK_EQ_INT((int)take_retired(e, seen, 2), 1); /* the offer, refused */
+    void *aux = NULL;
+    ds_entry *ref = NULL;
+    CHECK(ds_engine_peek_hot(e, ns, "p", 1, h("p", ns), &aux, &ref) && ref == x);
+    ds_entry_decref(ref, ds_engine_retire(e));
+    /* Committed: now the offer takes the place of the entry. */
+    CHECK_EQ_INT(ds_engine_flush(e, &err), DS_OK);
+    ds_engine_share_value(e, x, ds_entry_new_external(ns, "p", 1, h("p", ns), x->codec,
+                                                      owner, sizeof(owner), owner,
+                                                      ds_engine_retire(e)));
+    CHECK_EQ_INT((int)take_retired(e, seen, 2), 0);
+    ref = NULL;
+    CHECK(ds_engine_peek_hot(e, ns, "p", 1, h("p", ns), &aux, &ref) && aux == owner);
+    CHECK(ref == NULL);
+    /* A stale offer (the key moved on) is refused. */
+    CHECK_EQ_INT(put(e, ns, "p", "newer"), DS_OK);
+    CHECK_EQ_INT((int)take_retired(e, seen, 2), 1); /* the shared entry, replaced */
+    ds_engine_share_value(e, x, ds_entry_new_external(ns, "p", 1, h("p", ns), x->codec,
+                                                      owner, sizeof(owner), owner,
+                                                      ds_engine_retire(e)));
+    CHECK_EQ_INT((int)take_retired(e, seen, 2), 1);
+    CHECK_EQ_INT(has(e, ns, "p", "newer"), 1);
+    ds_entry_decref(x, ds_engine_retire(e));
+    close_engine(e);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/ds_engine_test_XXXXXX");
@@ -460,6 +503,7 @@ int main(void)
     RUN_TEST(test_unwritable_path_reports_the_path);
     RUN_TEST(test_values_held_by_reference_are_committed_and_retired);
     RUN_TEST(test_put_many_consumes_owners_it_could_not_store);
+    RUN_TEST(test_share_value_swaps_clean_hot_entries_only);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -168,3 +168,22 @@ def test_large_bytes_written_by_reference_survive_flush_and_eviction(db_path, mo
         assert {k: db[k] for k in values} == values
     with DictSQLiteV4(db_path, persist_mode=mode) as db:
         assert dict(db.items()) == values
+
+
+@pytest.mark.parametrize("mode", ["lazy", "writethrough"])
+def test_large_bytes_read_from_disk_are_held_once_and_released(db_path, mode):
+    """A large bytes value read from SQLite is kept in the hot tier as the
+    decoded object itself (not a second copy): every read returns that one
+    object, and close() releases it."""
+    with DictSQLiteV4(db_path, persist_mode=mode) as db:
+        db["big"] = b"\x00\xff" * 2048
+    db = DictSQLiteV4(db_path, persist_mode=mode)
+    try:
+        v = db["big"]
+        assert v == b"\x00\xff" * 2048
+        assert db["big"] is v and db.get("big") is v
+        held = sys.getrefcount(v)
+    finally:
+        db.close()
+    gc.collect()
+    assert sys.getrefcount(v) == held - 1
