@@ -17,9 +17,13 @@
 
 #include "dictsqlite/wbuf.h"
 
-/* 8 bytes a slot: 32 hash bits (the high half; the slot number comes from
- * the low half) filter almost every mismatch without touching the entry,
- * and 32-bit positions keep a large bulk load's index small. */
+/* 8 bytes a slot: the low 32 bits of the hash, and a 32-bit position (which
+ * keeps a large bulk load's index small). The bits above the slot number
+ * filter almost every mismatch without touching the entry, and since the
+ * slot number itself comes from the same 32 bits (the index never exceeds
+ * 2^32 slots), growing the index rehashes from the slots alone: it never
+ * reads the entries, which a write-heavy load would otherwise pull through
+ * the cache once per doubling. */
 typedef struct widx {
     uint32_t tag;
     uint32_t pos; /* POS_NONE: empty */
@@ -30,7 +34,7 @@ typedef struct widx {
 #define MIN_CAP 16
 #define MAX_CAP ((size_t)1 << 31) /* positions stay below POS_NONE */
 
-static inline uint32_t tag_of(uint64_t hash) { return (uint32_t)(hash >> 32); }
+static inline uint32_t tag_of(uint64_t hash) { return (uint32_t)hash; }
 
 /* cap array cells and 2 * cap index slots (load <= 1/2, and no deletions
  * other than full rebuilds, so no tombstones). */
@@ -71,7 +75,7 @@ static size_t lookup(const wtab *t, ds_entry *const *base, uint32_t ns,
 {
     if (!t->idx)
         return NOT_FOUND;
-    size_t mask = t->mask, i = (size_t)hash & mask;
+    size_t mask = t->mask, i = (size_t)tag_of(hash) & mask;
     uint32_t tag = tag_of(hash);
     for (;;) {
         const widx *s = &t->idx[i];
@@ -94,11 +98,20 @@ static inline size_t lookup_entry(const wtab *t, const ds_entry *e)
 
 static void index_insert(widx *idx, size_t mask, uint64_t hash, size_t pos)
 {
-    size_t i = (size_t)hash & mask;
+    size_t i = (size_t)tag_of(hash) & mask;
     while (idx[i].pos != POS_NONE)
         i = (i + 1) & mask;
     idx[i].tag = tag_of(hash);
     idx[i].pos = (uint32_t)pos;
+}
+
+/* Move the slots of old (old_mask + 1 of them) into idx, a larger empty
+ * index: the stored tag is all a slot's home depends on. */
+static void rehash_slots(widx *idx, size_t mask, const widx *old, size_t old_mask)
+{
+    for (size_t j = 0; j <= old_mask; j++)
+        if (old[j].pos != POS_NONE)
+            index_insert(idx, mask, old[j].tag, old[j].pos);
 }
 
 static void reindex(wtab *t)
@@ -147,12 +160,15 @@ static int wtab_reserve(wtab *t, size_t need)
         free(idx);
         return -1;
     }
+    size_t mask = 2 * cap - 1;
+    memset(idx, 0xff, (mask + 1) * sizeof(widx)); /* pos = POS_NONE */
+    if (t->idx)
+        rehash_slots(idx, mask, t->idx, t->mask);
     free(t->idx);
     t->order = order;
     t->idx = idx;
     t->cap = cap;
-    t->mask = 2 * cap - 1;
-    reindex(t);
+    t->mask = mask;
     return 0;
 }
 
