@@ -65,6 +65,7 @@ typedef struct ds_entry {
     uint32_t ns;
     uint8_t codec;
     uint8_t flags;
+    uint16_t lru_stamp; /* the hot map's, like lru_prev/lru_next */
     /* key bytes, a NUL (handy for SQLite and messages), then value bytes */
     char data[];
 } ds_entry;

@@ -117,6 +117,11 @@ typedef struct shard {
     uint64_t hits, misses;
     ds_entry *lru_head; /* most recently used */
     ds_entry *lru_tail;
+    /* Pushes to the LRU front so far (mod 2^16), and how many pushes ago an
+     * entry may have last been pushed and still count as young: see
+     * lru_touch. */
+    uint16_t lru_clock;
+    uint16_t young_span;
     size_t used;  /* live and DUMMY slots */
     size_t count; /* live entries */
     size_t bytes; /* sum of entry footprints */
@@ -308,6 +313,7 @@ static inline void lru_unlink(shard *s, ds_entry *e)
 
 static inline void lru_push_front(shard *s, ds_entry *e)
 {
+    e->lru_stamp = ++s->lru_clock;
     e->lru_prev = NULL;
     e->lru_next = s->lru_head;
     if (s->lru_head)
@@ -317,8 +323,20 @@ static inline void lru_push_front(shard *s, ds_entry *e)
     s->lru_head = e;
 }
 
+/* A hit moves its entry to the front only if it was last pushed there more
+ * than young_span pushes ago. An entry pushed fewer than young_span pushes
+ * ago has fewer than young_span entries in front of it, so it is in the
+ * front quarter of the shard's list and far from eviction anyway, and the
+ * move would cost two random cache misses (its list neighbours) on nearly
+ * every read of a large map. The stamp is 16 bits, so an entry untouched
+ * for a multiple of 65,536 pushes can look young once: it then stays put
+ * on that hit (an approximation, never a loss: eviction still takes the
+ * tail, and hot_capacity still bounds the map). Small shards (tests, tiny
+ * capacities) get young_span 0: exact LRU. */
 static inline void lru_touch(shard *s, ds_entry *e)
 {
+    if ((uint16_t)(s->lru_clock - e->lru_stamp) < s->young_span)
+        return;
     if (s->lru_head != e) {
         lru_unlink(s, e);
         lru_push_front(s, e);
@@ -374,6 +392,7 @@ ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
     for (size_t i = 0; i < nshards; i++) {
         shard *s = &m->shards[i];
         s->limit = m->lru ? capacity / nshards + (i < capacity % nshards) : SIZE_MAX;
+        s->young_span = m->lru ? (uint16_t)(s->limit / 4 < 16384 ? s->limit / 4 : 16384) : 0;
         s->tag_mask = ~ADDR_MASK;
         if (shard_table_init(s, m->init_index) != 0 ||
             pthread_mutex_init(&s->lock, NULL) != 0) {

@@ -628,6 +628,40 @@ static void test_lru_eviction_order(void)
     ds_hotmap_free(m);
 }
 
+/* In a shard of 64 (young span 16), a hit on an entry pushed 16 or more
+ * pushes ago moves it to the front as in exact LRU; a hit on a younger one
+ * (near the front already) leaves the list alone. */
+static void test_lru_young_hits_stay_put(void)
+{
+    ds_hotmap *m = ds_hotmap_new(1, 64, 1, NULL);
+    char key[16], out[16][16];
+    for (int i = 0; i < 64; i++) {
+        snprintf(key, sizeof(key), "k%02d", i);
+        CHECK_EQ_INT(put_ev(m, mk(0, key, "v"), 4, out), 0);
+    }
+    /* k00 is old: a hit moves it, so k01 goes first. */
+    ds_entry_decref(get(m, 0, "k00"), NULL);
+    CHECK_EQ_INT(put_ev(m, mk(0, "n0", "v"), 4, out), 1);
+    CHECK(strcmp(out[0], "k01") == 0);
+    ds_hotmap_free(m);
+
+    /* k00 is hit while young: it stays the oldest, and goes first (exact
+     * LRU would evict k01). */
+    m = ds_hotmap_new(1, 64, 1, NULL);
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof(key), "k%02d", i);
+        CHECK_EQ_INT(put_ev(m, mk(0, key, "v"), 4, out), 0);
+    }
+    ds_entry_decref(get(m, 0, "k00"), NULL);
+    for (int i = 10; i < 64; i++) {
+        snprintf(key, sizeof(key), "k%02d", i);
+        CHECK_EQ_INT(put_ev(m, mk(0, key, "v"), 4, out), 0);
+    }
+    CHECK_EQ_INT(put_ev(m, mk(0, "n0", "v"), 4, out), 1);
+    CHECK(strcmp(out[0], "k00") == 0);
+    ds_hotmap_free(m);
+}
+
 static void test_lru_overflow_and_self(void)
 {
     char out[16][16];
@@ -1285,6 +1319,7 @@ int main(void)
     RUN_TEST(test_delete_insert_churn);
     RUN_TEST(test_clear_mixed_namespaces);
     RUN_TEST(test_lru_eviction_order);
+    RUN_TEST(test_lru_young_hits_stay_put);
     RUN_TEST(test_lru_overflow_and_self);
     RUN_TEST(test_lru_capacity_bound_sharded);
     RUN_TEST(test_lru_churn_bounded_tables);
