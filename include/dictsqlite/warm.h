@@ -42,7 +42,9 @@ int ds_warm_contains(ds_warm *w, uint32_t ns, const char *key, size_t klen,
  * An entry larger than max_bytes on its own is not kept. */
 void ds_warm_put(ds_warm *w, ds_entry *e);
 
-/* Drop the key if present. */
+/* Drop the key if present. Returns at once, without the lock, when the
+ * cache looks empty: exact as long as puts cannot run concurrently with the
+ * call (the engine holds its write lock around both). */
 void ds_warm_remove(ds_warm *w, uint32_t ns, const char *key, size_t klen,
                     uint64_t hash);
 

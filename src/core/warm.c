@@ -6,6 +6,7 @@
  * Entries leaving the cache are released only after the lock is dropped,
  * because the last decref may take the retire lock and this lock is a leaf.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,9 @@ struct ds_warm {
     pthread_mutex_t lock;
     wslot *slots; /* NULL until the first put */
     size_t mask;
-    size_t count;
+    /* Changed under the lock; atomic so ds_warm_remove can see "empty"
+     * without taking it. */
+    atomic_size_t count;
     ds_entry *head; /* most recently inserted */
     ds_entry *tail;
     size_t bytes, max_bytes;
@@ -264,6 +267,10 @@ void ds_warm_put(ds_warm *w, ds_entry *e)
 void ds_warm_remove(ds_warm *w, uint32_t ns, const char *key, size_t klen,
                     uint64_t hash)
 {
+    /* Every write calls this; most find the cache empty (nothing evicted
+     * yet, or memory-sized workloads). */
+    if (atomic_load_explicit(&w->count, memory_order_relaxed) == 0)
+        return;
     pthread_mutex_lock(&w->lock);
     size_t i = find_slot(w, ns, key, klen, hash);
     ds_entry *e = NULL;
