@@ -1110,28 +1110,34 @@ def run_bulk(spec):
         gc.collect()
         rm_path(path)
 
-        # (b) n sets then flush(), timed together (background flusher off); flush() alone
-        # is recorded too, but a store may write during the sets already
-        path = os.path.join(workdir, f"bulk-{spec['lib']}-{rep}-b")
-        rm_path(path)
-        ad = ADAPTERS[spec["lib"]](dict(spec, mode="lazy", enable_async=False), path)
-        ad.open()
-        r = rec.run("sets_flush", timed_call, lambda: ad.set_loop(keys, v))
-        r2 = rec.run("sets_flush", timed_call, ad.flush)
-        if r and r2:
-            rec.add("sets_flush", n, r[1] + r2[1])
-            rec.add("flush_after_sets", n, r2[1])
-        ad.close()
-        ad.db = None
-        gc.collect()
-        ad.open()
-        got = rec.run("verify", ad.length)
-        if got != n:
-            rec.errors.setdefault("verify_flush", f"after sets+flush+reopen len() = {got}, expected {n}")
-        ad.close()
-        ad.db = None
-        gc.collect()
-        rm_path(path)
+        # (b) n sets then flush(), timed together, with the background flusher off;
+        # flush() alone is recorded too, but a store may write during the sets already.
+        # (c) the same with the library's default settings (ours: the background
+        # flusher on, so SQLite works on one core while the sets encode on another).
+        for tag, op, extra in (("b", "sets_flush", {"enable_async": False}),
+                               ("c", "sets_flush_default", {})):
+            path = os.path.join(workdir, f"bulk-{spec['lib']}-{rep}-{tag}")
+            rm_path(path)
+            ad = ADAPTERS[spec["lib"]](dict(spec, mode="lazy", **extra), path)
+            ad.open()
+            r = rec.run(op, timed_call, lambda: ad.set_loop(keys, v))
+            r2 = rec.run(op, timed_call, ad.flush)
+            if r and r2:
+                rec.add(op, n, r[1] + r2[1])
+                if tag == "b":
+                    rec.add("flush_after_sets", n, r2[1])
+            ad.close()
+            ad.db = None
+            gc.collect()
+            ad.open()
+            got = rec.run("verify", ad.length)
+            if got != n:
+                rec.errors.setdefault(f"verify_{op}",
+                                      f"after sets+flush+reopen len() = {got}, expected {n}")
+            ad.close()
+            ad.db = None
+            gc.collect()
+            rm_path(path)
     return {"info": info, "ops": rec.ops, "errors": rec.errors, "capped": rec.capped}
 
 
