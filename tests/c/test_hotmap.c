@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "dictsqlite/hotmap.h"
+#include "test_entries.h"
 
 
 /* peek_aux, checking its contract: a reference is handed out exactly when
@@ -22,34 +23,14 @@ static int peek_aux_checked(ds_hotmap *m, uint32_t ns, const char *key, size_t k
     return found;
 }
 
-static uint64_t key_hash(uint32_t ns, const char *key)
-{
-    return ds_hash_with_ns(ds_hash_bytes(key, strlen(key)), ns);
-}
 
-/* An entry with a caller-chosen hash, to build collisions on purpose. */
 static ds_entry *mkh(uint32_t ns, const char *key, uint64_t hash, const char *val)
 {
-    ds_entry *e = ds_entry_new(ns, key, strlen(key), hash, DS_CODEC_BYTES, val,
-                               strlen(val), 0);
-    if (!e) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return e;
+    return entry_with_hash(ns, key, hash, val, 0);
 }
 
-static ds_entry *mk(uint32_t ns, const char *key, const char *val)
-{
-    return mkh(ns, key, key_hash(ns, key), val);
-}
 
-static unsigned refs(const ds_entry *e) { return atomic_load(&e->refcnt); }
 
-static int value_is(const ds_entry *e, const char *val)
-{
-    return e && e->vlen == strlen(val) && memcmp(ds_entry_value(e), val, e->vlen) == 0;
-}
 
 static ds_entry *get(ds_hotmap *m, uint32_t ns, const char *key)
 {

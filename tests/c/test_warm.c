@@ -7,34 +7,16 @@
 
 #include "check.h"
 #include "dictsqlite/warm.h"
+#include "test_entries.h"
 
-static uint64_t key_hash(uint32_t ns, const char *key)
-{
-    return ds_hash_with_ns(ds_hash_bytes(key, strlen(key)), ns);
-}
 
 static ds_entry *mkh(uint32_t ns, const char *key, uint64_t hash, const char *val)
 {
-    ds_entry *e = ds_entry_new(ns, key, strlen(key), hash, DS_CODEC_BYTES, val,
-                               strlen(val), 0);
-    if (!e) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return e;
+    return entry_with_hash(ns, key, hash, val, 0);
 }
 
-static ds_entry *mk(uint32_t ns, const char *key, const char *val)
-{
-    return mkh(ns, key, key_hash(ns, key), val);
-}
 
-static unsigned refs(const ds_entry *e) { return atomic_load(&e->refcnt); }
 
-static int value_is(const ds_entry *e, const char *val)
-{
-    return e && e->vlen == strlen(val) && memcmp(ds_entry_value(e), val, e->vlen) == 0;
-}
 
 static int has(ds_warm *w, uint32_t ns, const char *key)
 {

@@ -9,40 +9,16 @@
 
 #include "check.h"
 #include "dictsqlite/wbuf.h"
+#include "test_entries.h"
 
-static uint64_t key_hash(uint32_t ns, const char *key)
-{
-    return ds_hash_with_ns(ds_hash_bytes(key, strlen(key)), ns);
-}
 
-static ds_entry *mkh(uint32_t ns, const char *key, uint64_t hash, const char *val,
-                     uint8_t flags)
-{
-    ds_entry *e = ds_entry_new(ns, key, strlen(key), hash, DS_CODEC_BYTES, val,
-                               strlen(val), flags);
-    if (!e) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return e;
-}
-
-static ds_entry *mk(uint32_t ns, const char *key, const char *val)
-{
-    return mkh(ns, key, key_hash(ns, key), val, 0);
-}
 
 static ds_entry *tomb(uint32_t ns, const char *key)
 {
-    return mkh(ns, key, key_hash(ns, key), "", DS_ENTRY_TOMBSTONE);
+    return entry_with_hash(ns, key, key_hash(ns, key), "", DS_ENTRY_TOMBSTONE);
 }
 
-static unsigned refs(const ds_entry *e) { return atomic_load(&e->refcnt); }
 
-static int value_is(const ds_entry *e, const char *val)
-{
-    return e && e->vlen == strlen(val) && memcmp(ds_entry_value(e), val, e->vlen) == 0;
-}
 
 static ds_entry *get(ds_wbuf *b, uint32_t ns, const char *key)
 {
@@ -235,8 +211,8 @@ static void test_namespaces_and_drop(void)
     ds_wbuf_put(b, mk(2, "k2", "b"));
     ds_wbuf_put(b, mk(3, "k3", "c"));
     /* same bytes and crafted hash in two namespaces */
-    ds_wbuf_put(b, mkh(1, "x", 5, "x1", 0));
-    ds_wbuf_put(b, mkh(2, "x", 5, "x2", 0));
+    ds_wbuf_put(b, entry_with_hash(1, "x", 5, "x1", 0));
+    ds_wbuf_put(b, entry_with_hash(2, "x", 5, "x2", 0));
     CHECK_EQ_INT(ds_wbuf_pending(b), 7);
     CHECK(holds_value(b, 1, "k1", "a") && holds_value(b, 2, "k1", "b"));
     ds_entry *e = ds_wbuf_get(b, 2, "x", 1, 5);
@@ -321,7 +297,7 @@ static void test_collisions(void)
         for (int i = 0; i < 60; i++) {
             snprintf(key, sizeof key, "c%d", i);
             snprintf(val, sizeof val, "%d", round);
-            ds_wbuf_put(b, mkh(0, key, 77, val, 0));
+            ds_wbuf_put(b, entry_with_hash(0, key, 77, val, 0));
         }
     CHECK_EQ_INT(ds_wbuf_pending(b), 60);
     ds_entry *const *items;
@@ -329,7 +305,7 @@ static void test_collisions(void)
     ds_wbuf_begin_flush(b, &items, &n);
     for (int i = 0; i < 60; i += 2) {
         snprintf(key, sizeof key, "c%d", i);
-        ds_wbuf_put(b, mkh(0, key, 77, "new", 0));
+        ds_wbuf_put(b, entry_with_hash(0, key, 77, "new", 0));
     }
     ds_wbuf_end_flush(b, 0);
     int bad = 0;
@@ -492,7 +468,7 @@ static void *writer_main(void *arg)
         snprintf(key, sizeof key, "w%d-%d", a->id, k);
         snprintf(val, sizeof val, "%d", ++ver[k]);
         uint64_t h = key_hash(0, key);
-        if (ds_wbuf_put(s->b, mkh(0, key, h, val, 0)) != DS_OK)
+        if (ds_wbuf_put(s->b, entry_with_hash(0, key, h, val, 0)) != DS_OK)
             atomic_fetch_add(&s->errors, 1);
         ds_entry *e = ds_wbuf_get(s->b, 0, key, strlen(key), h);
         if (e) {
