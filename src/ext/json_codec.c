@@ -758,11 +758,7 @@ static PyObject *build(json_dec *d, const cJSON *node)
                 return token_mismatch();
             }
             PyObject *k = decode_key(d, t);
-            PyObject *v = k ? build(d, c) : NULL;
-            int rc = v ? PyDict_SetItem(dict, k, v) : -1;
-            Py_XDECREF(k);
-            Py_XDECREF(v);
-            if (rc < 0) {
+            if (ds_dict_set_stolen(dict, k, k ? build(d, c) : NULL) < 0) {
                 Py_DECREF(dict);
                 return NULL;
             }

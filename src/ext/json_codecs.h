@@ -41,6 +41,16 @@ int ds_msgpack_encode(PyObject *value, ds_buf *out);
  * -1 with an exception. mode is "json" or "jsonb", for the messages. */
 int ds_jsonlike_enter_container(PyObject *v, int depth, int max_depth, const char *mode);
 
+/* dict[k] = v for the decoders, taking over both references (either may be
+ * NULL after a failed decode, which then fails the call). 0 or -1. */
+static inline int ds_dict_set_stolen(PyObject *dict, PyObject *k, PyObject *v)
+{
+    int rc = (k && v) ? PyDict_SetItem(dict, k, v) : -1;
+    Py_XDECREF(k);
+    Py_XDECREF(v);
+    return rc;
+}
+
 /* New reference, or NULL with an exception set (ValueError for malformed
  * input, saying what is wrong). */
 PyObject *ds_json_decode(const char *data, size_t len);

@@ -448,11 +448,7 @@ static PyObject *unpack_map(unpacker *u, size_t n, int depth, const unsigned cha
         return NULL;
     for (size_t i = 0; i < n; i++) {
         PyObject *k = unpack_key(u);
-        PyObject *v = k ? unpack_value(u, depth) : NULL;
-        int rc = v ? PyDict_SetItem(dict, k, v) : -1;
-        Py_XDECREF(k);
-        Py_XDECREF(v);
-        if (rc < 0) {
+        if (ds_dict_set_stolen(dict, k, k ? unpack_value(u, depth) : NULL) < 0) {
             Py_DECREF(dict);
             return NULL;
         }
