@@ -2,6 +2,7 @@
 #include "codec.h"
 #include "json_codecs.h"
 #include "options.h"
+#include "pickle_fast.h"
 
 void ds_encoded_init(ds_encoded *enc)
 {
@@ -222,6 +223,11 @@ static void ds_raise_from(PyObject *exc_type, const char *fmt, PyObject *arg)
 static PyObject *decode_pickle(ds_module_state *st, uint8_t codec, const char *data,
                                size_t len, PyObject *policy)
 {
+    /* Plain values need neither pickle.loads nor a bytes copy; the fast
+     * path loads no globals, so every safe-pickle policy allows it. */
+    PyObject *fast = ds_pickle_fast_loads(data, len);
+    if (fast)
+        return fast;
     PyObject *bytes = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
     if (!bytes)
         return NULL;
