@@ -478,8 +478,6 @@ int64_t ds_engine_len(ds_engine *e, uint32_t ns)
 
 /* ---- tier helpers (write_lock held unless said otherwise) -------------- */
 
-/* Clean evicted entries go to the warm tier; dirty ones are still referenced
- * by the write buffer, which serves them until they are committed. */
 /* The first eviction from a namespace ends the hot tier's complete picture
  * of it: from then on, that a key is new must come from the key set. Right
  * then, and only then, the set can be had without SQLite: every key is in
@@ -487,6 +485,12 @@ int64_t ds_engine_len(ds_engine *e, uint32_t ns)
  * outgrows hot_capacity never stalls in ensure_keyset's full flush and table
  * scan. Failing is harmless (writes then ask SQLite). Caller holds
  * write_lock, which guards n->keys. */
+/* 1, or 0 on OOM. */
+static int keyset_add_entry(ds_keyset *ks, const ds_entry *x)
+{
+    return ds_keyset_add(ks, ds_hash_bytes(ds_entry_key(x), x->klen)) == 0;
+}
+
 static void keyset_from_hot(ds_engine *e, uint32_t ns, ds_entry **evicted, size_t nev)
 {
     ds_ns *n = ns_at(e, ns);
@@ -499,21 +503,20 @@ static void keyset_from_hot(ds_engine *e, uint32_t ns, ds_entry **evicted, size_
     ds_keyset *ks = ds_keyset_new(count + nev);
     int ok = ks != NULL;
     for (size_t i = 0; i < count; i++) {
-        if (ok && ds_keyset_add(ks, ds_hash_bytes(ds_entry_key(all[i]), all[i]->klen)) < 0)
-            ok = 0;
+        ok = ok && keyset_add_entry(ks, all[i]);
         ds_entry_decref(all[i], &e->retire);
     }
     free(all);
     for (size_t i = 0; i < nev && ok; i++)
-        if (evicted[i]->ns == ns &&
-            ds_keyset_add(ks, ds_hash_bytes(ds_entry_key(evicted[i]), evicted[i]->klen)) < 0)
-            ok = 0;
+        ok = evicted[i]->ns != ns || keyset_add_entry(ks, evicted[i]);
     if (ok)
         n->keys = ks;
     else
         ds_keyset_free(ks);
 }
 
+/* Clean evicted entries go to the warm tier; dirty ones are still referenced
+ * by the write buffer, which serves them until they are committed. */
 static void settle_evicted(ds_engine *e, ds_entry **evicted, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -894,7 +897,6 @@ ds_status ds_engine_contains(ds_engine *e, uint32_t ns, const char *key,
 
 /* ---- writes ------------------------------------------------------------ */
 
-/* One put with write_lock held. */
 /* Hand the owner references of items the engine did not store to the
  * retire list (see ds_put_item). */
 static void release_owners(ds_engine *e, const ds_put_item *items, size_t n)
@@ -904,7 +906,7 @@ static void release_owners(ds_engine *e, const ds_put_item *items, size_t n)
             ds_retire_push(&e->retire, items[i].owner);
 }
 
-/* Consumes it->owner whatever it returns. */
+/* One put with write_lock held. Consumes it->owner whatever it returns. */
 static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
                             int allow_io, int *existed, ds_error *err)
 {
@@ -1072,7 +1074,6 @@ ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err)
     return st;
 }
 
-/* Commit the write buffer; flush_lock held. */
 /* Largest row array a flush keeps for the next one: the batches of a lazy
  * bulk load (EARLY_FLUSH_ROWS) fit, and a rare huge flush does not pin its
  * array. Like the write buffer's spare tables (wbuf.c), this spares each
@@ -1085,11 +1086,16 @@ static ds_store_item *flush_rows(ds_engine *e, size_t n)
         return e->flush_rows;
     if (n > FLUSH_ROWS_KEEP)
         return malloc(n * sizeof(ds_store_item));
-    ds_store_item *rows = realloc(e->flush_rows, FLUSH_ROWS_KEEP * sizeof(*rows));
+    /* Grown to the batches seen, so a database flushed a row at a time
+     * keeps a small array. */
+    size_t cap = e->flush_rows_cap ? e->flush_rows_cap : 16;
+    while (cap < n)
+        cap *= 2;
+    ds_store_item *rows = realloc(e->flush_rows, cap * sizeof(*rows));
     if (!rows)
         return NULL;
     e->flush_rows = rows;
-    e->flush_rows_cap = FLUSH_ROWS_KEEP;
+    e->flush_rows_cap = cap;
     return rows;
 }
 
@@ -1099,6 +1105,7 @@ static void flush_rows_done(ds_engine *e, ds_store_item *rows)
         free(rows);
 }
 
+/* Commit the write buffer; flush_lock held. */
 static ds_status flush_locked(ds_engine *e, ds_error *err)
 {
     ds_entry *const *items;

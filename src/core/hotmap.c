@@ -513,6 +513,19 @@ static void take_out(const ds_hotmap *m, shard *s, size_t i, ds_entry *e)
     s->bytes -= ds_entry_footprint(e);
 }
 
+/* Put e, a new entry for the key of old, into old's slot i (same key, so
+ * same hash, tag and slot) and at the front of the LRU list; the map's
+ * reference to old moves to the caller. */
+static void replace_at(const ds_hotmap *m, shard *s, size_t i, ds_entry *old, ds_entry *e)
+{
+    s->slots[i] = slot_of(s, e);
+    s->bytes = s->bytes - ds_entry_footprint(old) + ds_entry_footprint(e);
+    if (m->lru) {
+        lru_unlink(s, old);
+        lru_push_front(s, e);
+    }
+}
+
 ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
                         ds_entry **evicted, size_t max_evicted, size_t *n_evicted)
 {
@@ -526,14 +539,8 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
     admit(s, e);
     size_t i = find_slot(s, e->ns, e->data, e->klen, e->hash);
     if (i != SLOT_NONE) {
-        /* In place: same key, so same hash, same tag and same slot. */
         old = entry_at(s, i);
-        s->slots[i] = slot_of(s, e);
-        s->bytes = s->bytes - ds_entry_footprint(old) + ds_entry_footprint(e);
-        if (m->lru) {
-            lru_unlink(s, old);
-            lru_push_front(s, e);
-        }
+        replace_at(m, s, i, old, e);
     } else {
         if (make_room(m, s) != 0) {
             pthread_mutex_unlock(&s->lock);
@@ -578,14 +585,8 @@ int ds_hotmap_replace_exact(ds_hotmap *m, ds_entry *old, ds_entry *e)
     admit(s, e);
     size_t i = find_slot(s, e->ns, e->data, e->klen, e->hash);
     int done = i != SLOT_NONE && entry_at(s, i) == old;
-    if (done) {
-        s->slots[i] = slot_of(s, e);
-        s->bytes = s->bytes - ds_entry_footprint(old) + ds_entry_footprint(e);
-        if (m->lru) {
-            lru_unlink(s, old);
-            lru_push_front(s, e);
-        }
-    }
+    if (done)
+        replace_at(m, s, i, old, e);
     pthread_mutex_unlock(&s->lock);
     if (done)
         ds_entry_decref(old, m->retire);

@@ -96,6 +96,11 @@ static inline size_t lookup_entry(const wtab *t, const ds_entry *e)
     return lookup(t, t->order, e->ns, e->data, e->klen, e->hash);
 }
 
+static void index_clear(widx *idx, size_t nslots)
+{
+    memset(idx, 0xff, nslots * sizeof(widx)); /* pos = POS_NONE */
+}
+
 static void index_insert(widx *idx, size_t mask, uint64_t hash, size_t pos)
 {
     size_t i = (size_t)tag_of(hash) & mask;
@@ -116,7 +121,7 @@ static void rehash_slots(widx *idx, size_t mask, const widx *old, size_t old_mas
 
 static void reindex(wtab *t)
 {
-    memset(t->idx, 0xff, (t->mask + 1) * sizeof(widx)); /* pos = POS_NONE */
+    index_clear(t->idx, t->mask + 1);
     for (size_t p = 0; p < t->n; p++)
         index_insert(t->idx, t->mask, t->order[p]->hash, p);
 }
@@ -137,7 +142,7 @@ static int wtab_init(wtab *t, size_t cap)
     }
     t->cap = cap;
     t->mask = 2 * cap - 1;
-    memset(t->idx, 0xff, 2 * cap * sizeof(widx));
+    index_clear(t->idx, 2 * cap);
     return 0;
 }
 
@@ -161,7 +166,7 @@ static int wtab_reserve(wtab *t, size_t need)
         return -1;
     }
     size_t mask = 2 * cap - 1;
-    memset(idx, 0xff, (mask + 1) * sizeof(widx)); /* pos = POS_NONE */
+    index_clear(idx, mask + 1);
     if (t->idx)
         rehash_slots(idx, mask, t->idx, t->mask);
     free(t->idx);
@@ -195,7 +200,7 @@ static int wtab_take(ds_wbuf *b, wtab *t, size_t cap)
     if (b->spare.cap >= cap) {
         *t = b->spare;
         memset(&b->spare, 0, sizeof(b->spare));
-        memset(t->idx, 0xff, (t->mask + 1) * sizeof(widx));
+        index_clear(t->idx, t->mask + 1);
         return 0;
     }
     return wtab_init(t, cap);

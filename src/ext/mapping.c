@@ -105,13 +105,21 @@ void dsv4_drain_retired(DictSQLiteV4Object *self)
  * releasing the reference later takes. */
 #define DS_EXTERNAL_MIN 256
 
+/* Can an entry hold obj, len bytes stored with this codec, by reference?
+ * Only an exact bytes object stored as it is: then obj itself is the
+ * decoded value a read returns. */
+static int holds_by_reference(PyObject *obj, size_t len, uint8_t codec)
+{
+    return len >= DS_EXTERNAL_MIN && codec == (DS_CODEC_BYTES | DS_CODEC_FLAG_IMMUTABLE) &&
+           obj && PyBytes_CheckExact(obj);
+}
+
 /* A large bytes value just decoded from an entry that holds its own copy
  * (read from SQLite or the warm tier): let the hot tier keep the decoded
  * object instead, so the value sits in memory once. */
 static void share_decoded(DictSQLiteV4Object *self, ds_entry *x, PyObject *v)
 {
-    if (x->vlen < DS_EXTERNAL_MIN || (x->flags & DS_ENTRY_EXTERNAL) ||
-        x->codec != (DS_CODEC_BYTES | DS_CODEC_FLAG_IMMUTABLE) || !PyBytes_CheckExact(v))
+    if ((x->flags & DS_ENTRY_EXTERNAL) || !holds_by_reference(v, x->vlen, x->codec))
         return;
     ds_retire *retire = ds_engine_retire(self->engine);
     ds_entry *x2 = ds_entry_new_external(x->ns, ds_entry_key(x), x->klen, x->hash,
@@ -200,13 +208,11 @@ int dsv4_flush_now(DictSQLiteV4Object *self)
 }
 
 /* An item for the core, lending it a reference to the value's bytes object
- * when the entry can use it in place (see ds_put_item.owner): an exact bytes
- * object stored as it is, which is then also what a read returns. */
+ * when the entry can use it in place (see ds_put_item.owner). */
 static ds_put_item put_item(const ds_key *k, const ds_encoded *enc)
 {
     void *owner = NULL;
-    if (enc->owner && enc->len >= DS_EXTERNAL_MIN && PyBytes_CheckExact(enc->owner) &&
-        enc->codec == (DS_CODEC_BYTES | DS_CODEC_FLAG_IMMUTABLE))
+    if (holds_by_reference(enc->owner, enc->len, enc->codec))
         owner = Py_NewRef(enc->owner);
     return (ds_put_item){k->utf8, (size_t)k->len, k->hash, enc->codec, enc->data,
                          enc->len, owner};
