@@ -513,15 +513,21 @@ def main(argv=None):
             log(f"[cell] {col['id']:28s} {kind:5s} n={n:<7d} {dt:6.1f} s {status}"
                 + (f" errors: {list(errs)}" if errs else ""))
 
+    def series_interpreter(sid, lib, group):
+        """The interpreter to run a bulk or growth series with, or None when
+        --columns leaves it out, quick mode skips the Rust package, or the
+        library is not installed."""
+        if wanted and not any(sid.startswith(w) or w.startswith(sid.split("/")[0]) for w in wanted):
+            return None
+        if q and lib == "rust":
+            return None
+        return interp.get(group)
+
     # ---------------------------------------------------------------- bulk 1M
     bulk = {}
     if not args.skip_bulk:
         for cid, lib, group in (("ours/lazy", "ours", "ours"), ("rust/lazy", "rust", "rust")):
-            if wanted and not any(cid.startswith(w) or w.startswith(cid.split("/")[0]) for w in wanted):
-                continue
-            if q and lib == "rust":
-                continue
-            py = interp.get(group)
+            py = series_interpreter(cid, lib, group)
             if py is None:
                 continue
             log(f"[bulk] {cid} n={cfg['bulk_n']}")
@@ -537,11 +543,7 @@ def main(argv=None):
     growth = {}
     if not args.skip_growth:
         for sid, lib, mode, group in GROWTH_SERIES:
-            if wanted and not any(sid.startswith(w) or w.startswith(sid.split("/")[0]) for w in wanted):
-                continue
-            if q and lib == "rust":
-                continue
-            py = interp.get(group)
+            py = series_interpreter(sid, lib, group)
             if py is None:
                 continue
             growth[sid] = {}

@@ -991,34 +991,25 @@ def run_cell(spec):
         # batch update of `batch` existing keys, n_batches times
         batches = [dict.fromkeys(shuffled[i * batch:(i + 1) * batch], v2)
                    for i in range(min(n_batches, max(1, n_eff // batch)))]
-        tot = 0
-        tsec = 0.0
-        for b in batches:
-            r = rec.run("update_1k", timed_call, lambda: ad.update_batch(b))
-            if r:
-                tot += len(b)
-                tsec += r[1]
-        if tot:
-            rec.add("update_1k", tot, tsec)
-            if ad.has_flush:
-                r = rec.run("update_1k_flush", timed_call, ad.flush)
+
+        def timed_batches(op, call, args):
+            """Time call(a) for each a; then, if the store has one, its flush."""
+            tot, tsec = 0, 0.0
+            for a in args:
+                r = rec.run(op, timed_call, lambda: call(a))
                 if r:
-                    rec.add("update_1k_durable", tot, tsec + r[1])
-        if ad.has_batch_set:
-            tot = 0
-            tsec = 0.0
-            for b in batches:
-                pairs = list(b.items())
-                r = rec.run("batch_set_1k", timed_call, lambda: ad.batch_set(pairs))
-                if r:
-                    tot += len(pairs)
+                    tot += len(a)
                     tsec += r[1]
             if tot:
-                rec.add("batch_set_1k", tot, tsec)
+                rec.add(op, tot, tsec)
                 if ad.has_flush:
-                    r = rec.run("batch_set_1k_flush", timed_call, ad.flush)
+                    r = rec.run(op + "_flush", timed_call, ad.flush)
                     if r:
-                        rec.add("batch_set_1k_durable", tot, tsec + r[1])
+                        rec.add(op + "_durable", tot, tsec + r[1])
+
+        timed_batches("update_1k", ad.update_batch, batches)
+        if ad.has_batch_set:
+            timed_batches("batch_set_1k", ad.batch_set, [list(b.items()) for b in batches])
             # batch_set must store what it was given; then repair (untimed) so that a
             # library that got it wrong does not fail every later operation too
             bkeys = [k for b in batches for k in list(b)[:20]]
