@@ -7,6 +7,7 @@
 
 #include "dictsqlite_v4.h"
 #include "module_state.h"
+#include "pickle_fast.h"
 
 unsigned long ds_fork_generation = 0;
 
@@ -61,7 +62,45 @@ static PyObject *flush_all(PyObject *mod, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Test hook: the fast pickle writer's output, or None where it gives up. */
+static PyObject *pickle_dumps_fast(PyObject *mod, PyObject *args)
+{
+    PyObject *value;
+    int protocol = state_of(mod)->pickle_protocol_num;
+    if (!PyArg_ParseTuple(args, "O|i:_pickle_dumps_fast", &value, &protocol))
+        return NULL;
+    ds_buf buf;
+    ds_buf_init(&buf);
+    int rc = ds_pickle_fast_dumps(value, protocol, &buf);
+    PyObject *r = rc == 0   ? PyBytes_FromStringAndSize(buf.data, (Py_ssize_t)buf.len)
+                  : rc == 1 ? Py_NewRef(Py_None)
+                            : NULL;
+    ds_buf_release(&buf);
+    return r;
+}
+
+/* Test hook: (value,) as the fast pickle reader reads data, or None where
+ * it gives up (a 1-tuple, since None is a value it can read). */
+static PyObject *pickle_loads_fast(PyObject *mod, PyObject *data)
+{
+    (void)mod;
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "_pickle_loads_fast takes bytes");
+        return NULL;
+    }
+    PyObject *v = ds_pickle_fast_loads(PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data));
+    if (!v)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    PyObject *r = PyTuple_Pack(1, v);
+    Py_DECREF(v);
+    return r;
+}
+
 static PyMethodDef native_methods[] = {
+    {"_pickle_dumps_fast", pickle_dumps_fast, METH_VARARGS,
+     "_pickle_dumps_fast(value, protocol=HIGHEST) -> bytes or None (tests only)."},
+    {"_pickle_loads_fast", pickle_loads_fast, METH_O,
+     "_pickle_loads_fast(data) -> (value,) or None (tests only)."},
     {"_flush_all", flush_all, METH_NOARGS,
      "Flush every open database (run at interpreter exit)."},
     {"sqlite_version", sqlite_version, METH_NOARGS,
@@ -120,6 +159,11 @@ static int native_exec(PyObject *mod)
     Py_DECREF(pickle);
     if (!st->pickle_dumps || !st->pickle_loads || !st->pickle_protocol)
         return -1;
+    long protocol = PyLong_AsLong(st->pickle_protocol);
+    if (protocol == -1 && PyErr_Occurred())
+        return -1;
+    /* any other value just keeps pickle.dumps */
+    st->pickle_protocol_num = protocol >= 0 && protocol <= 5 ? (int)protocol : -1;
     return 0;
 }
 

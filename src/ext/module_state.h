@@ -16,6 +16,7 @@ typedef struct ds_module_state {
     PyObject *pickle_dumps;        /* pickle.dumps */
     PyObject *pickle_loads;        /* pickle.loads */
     PyObject *pickle_protocol;     /* int: the protocol new pickles use */
+    int pickle_protocol_num;       /* the same, as a C int for the fast writer */
     PyObject *safe_loads;          /* unused yet: safe_pickle functions are looked up per call */
     PyObject *live_instances;      /* weakref.WeakValueDictionary id -> open instance, flushed at exit */
 } ds_module_state;
