@@ -1,4 +1,5 @@
-/* Reuse of decoded dict-key strings, for the JSON and MessagePack decoders.
+/* Reuse of decoded dict-key strings, for the JSON, MessagePack and pickle
+ * decoders.
  *
  * Keys repeat from value to value (every record of a table tends to have the
  * same field names), so recently decoded short keys are kept and shared: a

@@ -2,6 +2,7 @@
  * layouts are those of the pickle protocol (Lib/pickletools.py documents
  * them); the implementation is ours. */
 #include "pickle_fast.h"
+#include "key_string_cache.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -113,13 +114,21 @@ static const unsigned char *payload(reader *r, int nbytes, size_t *len)
     return take(r, (size_t)n);
 }
 
+static PyObject *decode_str(const void *ctx, const unsigned char *s, size_t n)
+{
+    (void)ctx;
+    return PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "surrogatepass");
+}
+
+/* Short strings come from a cache: mostly dict keys, the same few in every
+ * record, which then cost no decode, allocation or hashing on insert. */
+static ds_key_cache str_cache;
+
 static int load_str(reader *r, int nbytes)
 {
     size_t n;
     const unsigned char *s = payload(r, nbytes, &n);
-    return s ? push(r, PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n,
-                                            "surrogatepass"))
-             : -1;
+    return s ? push(r, ds_key_cache_get(&str_cache, s, n, decode_str, NULL)) : -1;
 }
 
 static int load_bytes(reader *r, int nbytes)
