@@ -1,16 +1,21 @@
 """The plain-value pickle reader (src/ext/pickle_fast.c) must give exactly
 what pickle.loads gives: same types, same values, shared references shared,
-and everything outside its subset handed to pickle.loads."""
+and everything outside its subset handed to pickle.loads. The writer
+(src/ext/pickle_fast_write.c) must write pickles that load back exactly, and
+leave everything else to pickle.dumps."""
 import datetime
 import math
 import os
 import pickle
 import random
+import sqlite3
 import struct
+import sys
 
 import pytest
 
 from dictsqlite import DictSQLiteV4
+from dictsqlite._native import _pickle_dumps_fast, _pickle_loads_fast
 
 
 def same(a, b, seen=None):
@@ -145,11 +150,6 @@ def test_odd_pickle_shaped_bytes_read_as_pickle_reads_them(db_path, raw):
 # type-strictly equal value; anything it cannot write that way (other types,
 # subclasses, shared or cyclic containers, lone surrogates, deep nesting) it
 # leaves to pickle.dumps.
-
-import sqlite3
-import sys
-
-from dictsqlite._native import _pickle_dumps_fast, _pickle_loads_fast
 
 
 def writer_gives_up(v):

@@ -114,7 +114,10 @@ def test_failed_operations_do_not_leak(db_path):
                     del db["missing"]
                 except KeyError:
                     pass
-        growth = _heap_growth(work)
+        # 12 rounds: a one-off allocation somewhere in the interpreter (seen
+        # once under ASan, ~7 KB) must not pass for a leak; a real one grows
+        # every round.
+        growth = _heap_growth(work, rounds=12)
         assert growth < 1024, f"{growth:.0f} bytes per round"
         assert "a" not in db
     finally:
