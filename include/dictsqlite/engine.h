@@ -108,6 +108,9 @@ const char *ds_engine_ns_name(ds_engine *e, uint32_t ns, size_t *len);
 ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                         uint64_t hash, int allow_io, ds_entry **out, ds_error *err);
 
+/* See ds_hotmap_prefetch: a hint before a put of a key with this hash. */
+void ds_engine_prefetch(ds_engine *e, uint64_t hash);
+
 /* The hot-tier-only fast path (see ds_hotmap_peek_aux): 1 with either *aux
  * (the cached decoded object; the caller must hold the GIL, see entry.h) or a
  * new reference in *ref; 0 if the key is not in the hot tier. */

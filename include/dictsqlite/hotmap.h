@@ -51,6 +51,12 @@ size_t ds_hotmap_capacity(const ds_hotmap *m); /* as passed to _new */
 ds_entry *ds_hotmap_get(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
                         uint64_t hash);
 
+/* Start loading the slot where a key of this hash would sit, without
+ * taking the shard lock: a hint only (it may read a table being replaced,
+ * and prefetching a stale address is harmless). A writer calls it before
+ * encoding the value, so the cache miss overlaps the encode. */
+void ds_hotmap_prefetch(const ds_hotmap *m, uint64_t hash);
+
 /* The fastest read for the binding: if the key is present, returns 1 and
  * either sets *aux_out to the entry's cached decoded object (then *ref_out is
  * NULL and the refcount is untouched) or, when there is none, sets *aux_out to

@@ -806,6 +806,11 @@ static ds_status unseal(ds_engine *e, const ds_ns *n, cold_read *r, uint8_t code
 
 /* ---- reads ------------------------------------------------------------- */
 
+void ds_engine_prefetch(ds_engine *e, uint64_t hash)
+{
+    ds_hotmap_prefetch(e->hot, hash);
+}
+
 int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                        uint64_t hash, void **aux, ds_entry **ref)
 {

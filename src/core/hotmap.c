@@ -209,6 +209,16 @@ static inline size_t find_slot(const shard *s, uint32_t ns, const char *key,
     }
 }
 
+void ds_hotmap_prefetch(const ds_hotmap *m, uint64_t hash)
+{
+    const shard *s = shard_of(m, hash);
+    /* Relaxed atomic loads: a racing resize is fine for a hint. */
+    const uintptr_t *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+    size_t mask = __atomic_load_n(&s->mask, __ATOMIC_RELAXED);
+    if (slots)
+        __builtin_prefetch(slots + ((size_t)hash & mask));
+}
+
 /* The slot holding this exact entry, which must be in the table. */
 static size_t find_ptr(const shard *s, const ds_entry *e)
 {

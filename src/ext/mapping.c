@@ -259,6 +259,7 @@ int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *val
     ds_key k;
     if (ds_key_from_object(key, ns, &k) < 0)
         return -1;
+    ds_engine_prefetch(self->engine, k.hash);
     ds_encoded enc;
     ds_encoded_init(&enc);
     int rc = -1;
