@@ -108,7 +108,8 @@ const char *ds_engine_ns_name(ds_engine *e, uint32_t ns, size_t *len);
 ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                         uint64_t hash, int allow_io, ds_entry **out, ds_error *err);
 
-/* See ds_hotmap_prefetch: a hint before a put of a key with this hash. */
+/* A hint before a put of a key with this hash: start loading the hot-tier
+ * and write-buffer slots it will touch (see ds_hotmap_prefetch). */
 void ds_engine_prefetch(ds_engine *e, uint64_t hash);
 
 /* The hot-tier-only fast path (see ds_hotmap_peek_aux): 1 with either *aux

@@ -34,6 +34,10 @@ typedef struct ds_wbuf ds_wbuf;
 ds_wbuf *ds_wbuf_new(ds_retire *retire);
 void ds_wbuf_free(ds_wbuf *b);
 
+/* Start loading the index slot a key of this hash would take, without the
+ * lock: a hint only, like ds_hotmap_prefetch. */
+void ds_wbuf_prefetch(const ds_wbuf *b, uint64_t hash);
+
 /* Add e (taking the caller's reference), replacing a pending entry of the
  * same key. Returns DS_OK or DS_NOMEM (then e is released, buffer unchanged). */
 ds_status ds_wbuf_put(ds_wbuf *b, ds_entry *e);

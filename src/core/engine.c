@@ -809,6 +809,8 @@ static ds_status unseal(ds_engine *e, const ds_ns *n, cold_read *r, uint8_t code
 void ds_engine_prefetch(ds_engine *e, uint64_t hash)
 {
     ds_hotmap_prefetch(e->hot, hash);
+    if (e->wbuf)
+        ds_wbuf_prefetch(e->wbuf, hash);
 }
 
 int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,

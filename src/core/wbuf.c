@@ -230,6 +230,16 @@ void ds_wbuf_free(ds_wbuf *b)
     free(b);
 }
 
+void ds_wbuf_prefetch(const ds_wbuf *b, uint64_t hash)
+{
+    /* Relaxed atomic loads: a begin_flush swapping the table meanwhile only
+     * makes the hint useless. */
+    const widx *idx = __atomic_load_n(&b->pend.idx, __ATOMIC_RELAXED);
+    size_t mask = __atomic_load_n(&b->pend.mask, __ATOMIC_RELAXED);
+    if (idx)
+        __builtin_prefetch(idx + ((size_t)tag_of(hash) & mask));
+}
+
 ds_status ds_wbuf_put(ds_wbuf *b, ds_entry *e)
 {
     ds_entry *old = NULL;
