@@ -68,6 +68,55 @@ def chunked(seq, size=CHUNK):
     return [seq[i:i + size] for i in range(0, len(seq), size)]
 
 
+def codec_loops(v):
+    """`pickle.dumps` and `pickle.loads` of v in the cells' loop shape: (dumps, loads)."""
+    blob = pickle.dumps(v, PROTO)
+
+    def dumps_loop(c, v=v, dumps=pickle.dumps):
+        for k in c:
+            dumps(v, PROTO)
+
+    def loads_loop(c, b=blob, loads=pickle.loads):
+        for k in c:
+            loads(b)
+
+    return dumps_loop, loads_loop
+
+
+def paired_floors(rec, kind, v, keys, budget, passes):
+    """The Python floors of DESIGN.md's bars (d[k], pickle.dumps/loads of the cell's
+    value, msgpack.unpackb of the small dict), timed in the cell's own process right
+    after its hot passes, over the same shuffled keys, recorded as floor:<name>. A bar's
+    ratio then compares two loops that ran under the same conditions: the floors of the
+    separate floors process, run minutes earlier, moved by 20-34% between two runs of
+    the same code on the project's machine."""
+    dumps_loop, loads_loop = codec_loops(v)
+    d = dict.fromkeys(sorted(keys), v)  # built in key order, as the cell's store was
+
+    def dget(c, d=d):
+        for k in c:
+            d[k]
+
+    loops = [(f"floor:pickle_dumps[{kind}]", dumps_loop),
+             (f"floor:pickle_loads[{kind}]", loads_loop), ("floor:dict_get", dget)]
+    if kind == "small":
+        try:
+            import msgpack
+            packed = msgpack.packb(v)
+
+            def unpackb_loop(c, b=packed, unpackb=msgpack.unpackb):
+                for k in c:
+                    unpackb(b)
+
+            loops.append(("floor:msgpack_unpackb[small]", unpackb_loop))
+        except ImportError:
+            pass
+    for name, loop in loops:
+        loop(keys[:CHUNK])  # warm-up, as the floors process does
+        for _ in range(passes):
+            rec.add(name, *timed_chunks(loop, keys, budget))
+
+
 def rss_bytes():
     try:
         with open("/proc/self/statm") as f:
@@ -778,16 +827,8 @@ def run_floors(spec):
 
     for kind, mk in VALUE_KINDS.items():
         v, _ = mk()
-        blob = pickle.dumps(v, PROTO)
-        out["value_sizes"][kind] = {"pickled": len(blob)}
-
-        def dumps_loop(c, v=v, dumps=pickle.dumps):
-            for k in c:
-                dumps(v, PROTO)
-
-        def loads_loop(c, b=blob, loads=pickle.loads):
-            for k in c:
-                loads(b)
+        out["value_sizes"][kind] = {"pickled": len(pickle.dumps(v, PROTO))}
+        dumps_loop, loads_loop = codec_loops(v)
 
         for _ in range(repeats):
             dumps_loop(warm)
@@ -961,6 +1002,9 @@ def run_cell(spec):
                 spent += r[1]
                 if spent > budget:
                     break
+        if lib == "ours":
+            rec.run("paired_floors", paired_floors, rec, spec["value_kind"], v1,
+                    shuffled, budget, inner)
 
         # len: as many calls as fit in the budget (at most 10,000); a slow len() (O(n) in
         # some libraries) is timed call by call, a fast one in groups of 100
