@@ -24,6 +24,7 @@
  * the C stack within that bound, without Py_EnterRecursiveCall, so a value
  * written at a shallow Python stack stays readable from a deep one.
  */
+#include "byte_reader.h"
 #include "json_codecs.h"
 #include "key_string_cache.h"
 
@@ -339,11 +340,7 @@ static inline uint64_t be64(const unsigned char *p)
 /* Take n bytes, or NULL if the input has fewer left. */
 static inline const unsigned char *take(unpacker *u, size_t n)
 {
-    if ((size_t)(u->end - u->p) < n)
-        return NULL;
-    const unsigned char *r = u->p;
-    u->p += n;
-    return r;
+    return ds_take_bytes(&u->p, u->end, n);
 }
 
 static PyObject *make_str(const unpacker *u, const unsigned char *s, size_t n)

@@ -2,6 +2,7 @@
  * layouts are those of the pickle protocol (Lib/pickletools.py documents
  * them); the implementation is ours. */
 #include "pickle_fast.h"
+#include "byte_reader.h"
 #include "key_string_cache.h"
 
 #include <stdint.h>
@@ -61,11 +62,7 @@ typedef struct reader {
 
 static inline const unsigned char *take(reader *r, size_t n)
 {
-    if ((size_t)(r->end - r->p) < n)
-        return NULL;
-    const unsigned char *at = r->p;
-    r->p += n;
-    return at;
+    return ds_take_bytes(&r->p, r->end, n);
 }
 
 static inline uint64_t le(const unsigned char *p, int n)
