@@ -806,13 +806,6 @@ static ds_status unseal(ds_engine *e, const ds_ns *n, cold_read *r, uint8_t code
 
 /* ---- reads ------------------------------------------------------------- */
 
-void ds_engine_prefetch(ds_engine *e, uint64_t hash)
-{
-    ds_hotmap_prefetch(e->hot, hash);
-    if (e->wbuf)
-        ds_wbuf_prefetch(e->wbuf, hash);
-}
-
 int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                        uint64_t hash, void **aux, ds_entry **ref)
 {
@@ -903,6 +896,13 @@ ds_status ds_engine_contains(ds_engine *e, uint32_t ns, const char *key,
 }
 
 /* ---- writes ------------------------------------------------------------ */
+
+void ds_engine_prefetch(ds_engine *e, uint64_t hash)
+{
+    ds_hotmap_prefetch(e->hot, hash);
+    if (e->wbuf)
+        ds_wbuf_prefetch(e->wbuf, hash);
+}
 
 /* Hand the owner references of items the engine did not store to the
  * retire list (see ds_put_item). */

@@ -89,8 +89,8 @@ static PyObject *pickle_loads_fast(PyObject *mod, PyObject *data)
         return NULL;
     }
     PyObject *v = ds_pickle_fast_loads(PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data));
-    if (!v)
-        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    if (!v) /* the reader never leaves an exception set */
+        Py_RETURN_NONE;
     PyObject *r = PyTuple_Pack(1, v);
     Py_DECREF(v);
     return r;

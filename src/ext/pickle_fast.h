@@ -29,8 +29,8 @@ PyObject *ds_pickle_fast_loads(const char *data, size_t len);
  * framing, both optional for unpicklers. Without a memo it cannot keep
  * identity, so a dict, list or tuple met twice (shared or cyclic) makes it
  * give up, as does a long str or bytes met twice (pickle.dumps writes one
- * copy), deep nesting, a protocol below 4 and a str with lone surrogates. The walk runs no Python code, so the value cannot change
- * under it.
+ * copy), deep nesting, a protocol below 4 and a str with lone surrogates.
+ * The walk runs no Python code, so the value cannot change under it.
  *
  * 0: appended to out, a pickle that pickle.loads and ds_pickle_fast_loads
  * both read as an equal value. 1: outside the subset, out holds garbage
