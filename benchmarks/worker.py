@@ -83,6 +83,31 @@ def codec_loops(v):
     return dumps_loop, loads_loop
 
 
+def msgpack_loops(msgpack, v):
+    """`msgpack.packb` and `msgpack.unpackb` of v in the cells' loop shape:
+    (packed size, packb, unpackb)."""
+    packed = msgpack.packb(v)
+
+    def packb_loop(c, v=v, packb=msgpack.packb):
+        for k in c:
+            packb(v)
+
+    def unpackb_loop(c, b=packed, unpackb=msgpack.unpackb):
+        for k in c:
+            unpackb(b)
+
+    return len(packed), packb_loop, unpackb_loop
+
+
+def dict_get_loop(d):
+    """`d[k]` in the cells' loop shape."""
+    def dget(c, d=d):
+        for k in c:
+            d[k]
+
+    return dget
+
+
 def paired_floors(rec, kind, v, keys, budget, passes):
     """The Python floors of DESIGN.md's bars (d[k], pickle.dumps/loads of the cell's
     value, msgpack.unpackb of the small dict), timed in the cell's own process right
@@ -92,23 +117,12 @@ def paired_floors(rec, kind, v, keys, budget, passes):
     the same code on the project's machine."""
     dumps_loop, loads_loop = codec_loops(v)
     d = dict.fromkeys(sorted(keys), v)  # built in key order, as the cell's store was
-
-    def dget(c, d=d):
-        for k in c:
-            d[k]
-
     loops = [(f"floor:pickle_dumps[{kind}]", dumps_loop),
-             (f"floor:pickle_loads[{kind}]", loads_loop), ("floor:dict_get", dget)]
+             (f"floor:pickle_loads[{kind}]", loads_loop), ("floor:dict_get", dict_get_loop(d))]
     if kind == "small":
         try:
             import msgpack
-            packed = msgpack.packb(v)
-
-            def unpackb_loop(c, b=packed, unpackb=msgpack.unpackb):
-                for k in c:
-                    unpackb(b)
-
-            loops.append(("floor:msgpack_unpackb[small]", unpackb_loop))
+            loops.append(("floor:msgpack_unpackb[small]", msgpack_loops(msgpack, v)[2]))
         except ImportError:
             pass
     for name, loop in loops:
@@ -848,9 +862,7 @@ def run_floors(spec):
 
         rec.add("dict_set_new", *timed_chunks(dset, keys, budget))
 
-        def dget(c, d=d):
-            for k in c:
-                d[k]
+        dget = dict_get_loop(d)
 
         def dcontains(c, d=d):
             for k in c:
@@ -884,16 +896,8 @@ def run_floors(spec):
         import msgpack
         out["msgpack_version"] = msgpack.version if hasattr(msgpack, "version") else None
         out["msgpack_version"] = _dist_version("msgpack") or str(out["msgpack_version"])
-        packed = msgpack.packb(SMALL)
-        out["value_sizes"]["small"]["msgpack"] = len(packed)
-
-        def packb_loop(c, packb=msgpack.packb):
-            for k in c:
-                packb(SMALL)
-
-        def unpackb_loop(c, b=packed, unpackb=msgpack.unpackb):
-            for k in c:
-                unpackb(b)
+        size, packb_loop, unpackb_loop = msgpack_loops(msgpack, SMALL)
+        out["value_sizes"]["small"]["msgpack"] = size
 
         for _ in range(repeats):
             packb_loop(warm)
