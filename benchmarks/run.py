@@ -10,13 +10,18 @@ Everything in one run on one machine:
     with dictsqlite's PRAGMAs and schema) and the Python floors (d[k], pickle, msgpack);
   * the matrix: every (library, mode) column x value kind (32 B bytes, small dict,
     1 KiB, 64 KiB) x operation, each cell in its own subprocess (benchmarks/worker.py);
-  * the 1M-entry lazy bulk load, the growth sweep, and (with --async-rows) async rows;
+    our cells also time the Python floors themselves, and the C limits run again right
+    after each ours/lazy and ours/writethrough cell, so that a bar compares figures
+    taken under the same machine conditions;
+  * the 1M-entry lazy bulk load (the C bulk insert again right after ours), the growth
+    sweep, and (with --async-rows) async rows;
   * results.json, RESULTS.md (with a verdict for every bar of DESIGN.md) and PNG charts.
 
 Interpreters: our dictsqlite runs in the interpreter that runs this script (where
 `pip install .` put it; --ours-python to choose another). The Rust `dictsqlite` 2.x
 (same import name) gets its own venv, .peers/rust; sqlitedict, diskcache, lmdb,
 msgpack and matplotlib share .peers/py. Versions are pinned in requirements-*.txt.
+Our cells may import .peers/py's msgpack for their msgpack floor (msgpack_site).
 """
 import argparse
 import datetime
@@ -69,6 +74,11 @@ COLUMNS = [
     ("ours/lazy/table", "ours_table", "lazy", "pickle", "ours"),
 ]
 JSONB_ONLY_SMALL = {"ours/memory/jsonb", "rust/memory/jsonb"}
+# columns whose bars compare against the C limits (writethrough: autocommit writes;
+# both: the cold get): the limits are run again right after each of their cells
+PAIRED_C_COLUMNS = {"ours/lazy", "ours/writethrough"}
+# value sizes for the C limits when the floors process could not tell the pickled ones
+DEFAULT_VALUE_SIZES = {"b32": 32, "small": 58, "1k": 1024, "64k": 65536}
 QUICK_COLUMNS = {"ours/memory", "ours/lazy", "ours/writethrough", "dict+pickle",
                  "sqlite3+pickle/autocommit", "sqlite3+pickle/batched", "ours/memory/jsonb"}
 
@@ -264,6 +274,61 @@ def run_limits(exe, workdir, n, vsize, m, repeats, schema="split", what="all", n
             "value_size": vsize, "schema": schema, "pragmas": runs[0]["pragmas"], "ops": ops}
 
 
+def kind_limits_args(cfg, kind, value_sizes):
+    """(n, value size, autocommit loop length, point selects) of the C limits of one
+    value kind: the cells' key count and the pickled value's size."""
+    n = cfg["n_64k"] if kind == "64k" else cfg["n"]
+    vs = value_sizes.get(kind, DEFAULT_VALUE_SIZES[kind])
+    m = min(n, cfg["c_autocommit_m_64k"] if kind == "64k" else cfg["c_autocommit_m"])
+    nsel = min(n, cfg["c_select_sample"] or n)
+    return n, vs, m, nsel
+
+
+def kind_limits(exe, workdir, cfg, kind, value_sizes, schema="split", repeats=None):
+    """The C limits of one value kind (every operation of sqlite_limits.c)."""
+    n, vs, m, nsel = kind_limits_args(cfg, kind, value_sizes)
+    return run_limits(exe, workdir, n, vs, m, repeats or cfg["repeats"], schema, nsel=nsel)
+
+
+def bulk_repeats(cfg):
+    return max(1, min(cfg["repeats"], 2))  # each repeat loads the 1M rows again
+
+
+def bulk_limits(exe, workdir, cfg, value_sizes):
+    """The C bulk insert of the lazy bulk-load bar: bulk_n small values, one transaction."""
+    vs = value_sizes.get("small", DEFAULT_VALUE_SIZES["small"])
+    return run_limits(exe, workdir, cfg["bulk_n"], vs, 1, bulk_repeats(cfg), "split", "bulk")
+
+
+def paired_limits(label, run_them, harness_failures):
+    """run_them() again right after `label` was measured, so that its bar compares two
+    measurements taken under the same machine conditions: the limits timed at the start
+    of a run drift by about ±20% between runs of unchanged code, enough to flip a verdict."""
+    t0 = time.perf_counter()
+    r = run_them()
+    r["wall_s"] = time.perf_counter() - t0  # what the pairing costs the run
+    status = f"FAILED ({r['error'][:200]})" if "error" in r else "ok"
+    log(f"[limits] again after {label:30s} {r['wall_s']:6.1f} s {status}")
+    if "error" in r:
+        harness_failures.append(f"C limits after {label}: {r['error'][:200]}")
+    return r
+
+
+def msgpack_site(probes):
+    """The site-packages directory of .peers/py's msgpack, for the msgpack floor timed
+    inside our cells (the interpreter of ours usually has no msgpack), or None: when ours
+    imports msgpack itself, when .peers/py has none, or when .peers/py runs another
+    major.minor (msgpack's C extension is built for one)."""
+    ours, py = probes.get("ours") or {}, probes.get("py") or {}
+    if "file" in (ours.get("msgpack") or {}):
+        return None
+    f = (py.get("msgpack") or {}).get("file")
+    minor = [".".join(str(p.get("python", "")).split(".")[:2]) for p in (ours, py)]
+    if not f or minor[0] != minor[1]:
+        return None
+    return str(Path(f).parent.parent)  # .../site-packages/msgpack/__init__.py
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -308,13 +373,15 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-def rebuild_report(path):
+def rebuild_report(path, charts=True):
     """RESULTS.md and charts again from results.json (verdicts recomputed)."""
     path = Path(path).resolve()
     results = json.loads(path.read_text())
     results["verdicts"] = report.verdicts(results)
     path.write_text(json.dumps(results, indent=1, default=str))
     (path.parent / "RESULTS.md").write_text(report.markdown(results))
+    if not charts:
+        return 0
     for cand in (venv_python("py"), Path(sys.executable)):
         if cand.exists() and subprocess.run([str(cand), "-c", "import matplotlib"],
                                             capture_output=True).returncode == 0:
@@ -327,7 +394,7 @@ def rebuild_report(path):
 def main(argv=None):
     args = parse_args(argv)
     if args.report_only:
-        return rebuild_report(args.report_only)
+        return rebuild_report(args.report_only, charts=not args.skip_charts)
     t_start = time.perf_counter()
     q = args.quick
     cfg = {
@@ -374,7 +441,7 @@ def main(argv=None):
     interp["std"] = interp["py"] or Path(sys.executable)
 
     probes = {}
-    pr = probe(interp["ours"], ["dictsqlite"])
+    pr = probe(interp["ours"], ["dictsqlite", "msgpack"])
     ours_ok = False
     ours_label = "ours"
     if pr and "version" in pr.get("dictsqlite", {}):
@@ -402,6 +469,11 @@ def main(argv=None):
     if interp["py"]:
         probes["py"] = probe(interp["py"], ["sqlitedict", "diskcache", "lmdb", "msgpack", "matplotlib"])
     probes["std"] = probe(interp["std"], ["msgpack"])
+    floor_path = msgpack_site(probes) if ours_ok else None
+    if ours_ok and not floor_path and "file" not in ((pr or {}).get("msgpack") or {}):
+        notes.append("msgpack is importable neither in the interpreter of ours nor from a "
+                     ".peers/py of the same Python: the jsonb bar uses msgpack.unpackb "
+                     "from the separate floors process")
 
     if args.wait_idle > 0:
         t_idle = time.time()
@@ -443,24 +515,20 @@ def main(argv=None):
         harness_failures.append("C limits build failed")
     else:
         for kind in kinds:
-            n = cfg["n_64k"] if kind == "64k" else cfg["n"]
-            vs = value_sizes.get(kind, {"b32": 32, "small": 58, "1k": 1024, "64k": 65536}[kind])
+            n, vs, _, _ = kind_limits_args(cfg, kind, value_sizes)
             log(f"[limits] {kind}: n={n} value={vs} B")
-            m = min(n, cfg["c_autocommit_m_64k"] if kind == "64k" else cfg["c_autocommit_m"])
-            nsel = min(n, cfg["c_select_sample"] or n)
-            r = run_limits(exe, workdir, n, vs, m, cfg["repeats"], nsel=nsel)
+            r = kind_limits(exe, workdir, cfg, kind, value_sizes)
             limits["by_kind"][kind] = r
             if "error" in r:
                 harness_failures.append(f"C limits {kind}: {r['error'][:200]}")
             if not q:  # every row in one table of either layout, once, for the schema decision
                 for schema in ("without_rowid", "rowid"):
-                    limits[f"{schema}_by_kind"][kind] = run_limits(exe, workdir, n, vs, m, 1, schema,
-                                                                   nsel=nsel)
+                    limits[f"{schema}_by_kind"][kind] = kind_limits(exe, workdir, cfg, kind,
+                                                                    value_sizes, schema, repeats=1)
         if not args.skip_bulk:
-            vs = value_sizes.get("small", 58)
-            log(f"[limits] bulk insert {cfg['bulk_n']} rows of {vs} B")
-            limits["bulk"] = run_limits(exe, workdir, cfg["bulk_n"], vs, 1, max(1, min(cfg["repeats"], 2)),
-                                        "split", "bulk")
+            log(f"[limits] bulk insert {cfg['bulk_n']} rows of "
+                f"{value_sizes.get('small', DEFAULT_VALUE_SIZES['small'])} B")
+            limits["bulk"] = bulk_limits(exe, workdir, cfg, value_sizes)
 
     # ---------------------------------------------------------------- matrix
     wanted = None
@@ -494,6 +562,8 @@ def main(argv=None):
                     "dir": str(workdir / "cells")}
             if col["storage"]:
                 spec["storage"] = col["storage"]
+            if floor_path and col["group"] == "ours":
+                spec["floor_path"] = floor_path
             t0 = time.perf_counter()
             r = run_worker(py, spec, args.timeout, raw_dir, f"cell-{col['id'].replace('/', '_')}-{kind}")
             dt = time.perf_counter() - t0
@@ -512,6 +582,10 @@ def main(argv=None):
             errs = cell.get("errors")
             log(f"[cell] {col['id']:28s} {kind:5s} n={n:<7d} {dt:6.1f} s {status}"
                 + (f" errors: {list(errs)}" if errs else ""))
+            if exe is not None and cell["ok"] and col["id"] in PAIRED_C_COLUMNS:
+                cell["c_limits"] = paired_limits(
+                    f"{col['id']} {kind}",
+                    lambda: kind_limits(exe, workdir, cfg, kind, value_sizes), harness_failures)
 
     def series_interpreter(sid, lib, group):
         """The interpreter to run a bulk or growth series with, or None when
@@ -532,12 +606,16 @@ def main(argv=None):
                 continue
             log(f"[bulk] {cid} n={cfg['bulk_n']}")
             spec = {"kind": "bulk", "lib": lib, "mode": "lazy", "n": cfg["bulk_n"],
-                    "repeats": max(1, min(cfg["repeats"], 2)), "dir": str(workdir / "bulk")}
+                    "repeats": bulk_repeats(cfg), "dir": str(workdir / "bulk")}
             r = run_worker(py, spec, max(args.timeout, 1800), raw_dir, f"bulk-{lib}")
             bulk[cid] = ({"ok": True, "n": cfg["bulk_n"], "ops": summarize(r),
                           "errors": r.get("errors") or {}, "info": r.get("info")}
                          if r.get("ok") else {"ok": False, "error": r.get("error"),
                                               "stderr": r.get("stderr")})
+            if cid == "ours/lazy" and exe is not None and bulk[cid]["ok"]:
+                bulk[cid]["c_bulk"] = paired_limits(
+                    f"{cid} bulk load", lambda: bulk_limits(exe, workdir, cfg, value_sizes),
+                    harness_failures)
 
     # ---------------------------------------------------------------- growth
     growth = {}

@@ -108,27 +108,56 @@ def dict_get_loop(d):
     return dget
 
 
-def paired_floors(rec, kind, v, keys, budget, passes):
+def import_floor_msgpack(floor_path):
+    """(msgpack module or None, what happened) for the paired msgpack floor.
+
+    msgpack is imported from this interpreter if it has one, else from floor_path: the
+    site-packages of .peers/py, which run.py passes only when that venv runs the same
+    major.minor. The path goes to the END of sys.path, so it can never shadow
+    dictsqlite or anything else, and comes off again at once, so the rest of the cell
+    imports nothing from there. A pure-Python msgpack (its C extension not loadable
+    here) is refused: it is several times slower than the floors process's and would
+    make the jsonb bar easy."""
+    added = bool(floor_path) and floor_path not in sys.path
+    if added:
+        sys.path.append(floor_path)
+    try:
+        import msgpack
+        version = ".".join(map(str, getattr(msgpack, "version", ())))
+    except ImportError as e:
+        return None, {"paired": False, "why": f"ImportError: {e}"}
+    finally:
+        if added:
+            sys.path.remove(floor_path)
+    impl = msgpack.unpackb.__module__
+    what = {"paired": not impl.endswith("fallback"), "version": version,
+            "implementation": impl, "file": msgpack.__file__}
+    if not what["paired"]:
+        what["why"] = "pure-Python fallback only"
+    return (msgpack if what["paired"] else None), what
+
+
+def paired_floors(rec, kind, v, keys, budget, passes, floor_path=None):
     """The Python floors of DESIGN.md's bars (d[k], pickle.dumps/loads of the cell's
     value, msgpack.unpackb of the small dict), timed in the cell's own process right
     after its hot passes, over the same shuffled keys, recorded as floor:<name>. A bar's
     ratio then compares two loops that ran under the same conditions: the floors of the
     separate floors process, run minutes earlier, moved by 20-34% between two runs of
-    the same code on the project's machine."""
+    the same code on the project's machine. Returns info entries for the cell."""
     dumps_loop, loads_loop = codec_loops(v)
     d = dict.fromkeys(sorted(keys), v)  # built in key order, as the cell's store was
     loops = [(f"floor:pickle_dumps[{kind}]", dumps_loop),
              (f"floor:pickle_loads[{kind}]", loads_loop), ("floor:dict_get", dict_get_loop(d))]
+    info = {}
     if kind == "small":
-        try:
-            import msgpack
+        msgpack, info["paired_msgpack"] = import_floor_msgpack(floor_path)
+        if msgpack is not None:
             loops.append(("floor:msgpack_unpackb[small]", msgpack_loops(msgpack, v)[2]))
-        except ImportError:
-            pass
     for name, loop in loops:
         loop(keys[:CHUNK])  # warm-up, as the floors process does
         for _ in range(passes):
             rec.add(name, *timed_chunks(loop, keys, budget))
+    return info
 
 
 def rss_bytes():
@@ -1007,8 +1036,8 @@ def run_cell(spec):
                 if spent > budget:
                     break
         if lib == "ours":
-            rec.run("paired_floors", paired_floors, rec, spec["value_kind"], v1,
-                    shuffled, budget, inner)
+            info.update(rec.run("paired_floors", paired_floors, rec, spec["value_kind"], v1,
+                                shuffled, budget, inner, spec.get("floor_path")) or {})
 
         # len: as many calls as fit in the budget (at most 10,000); a slow len() (O(n) in
         # some libraries) is timed call by call, a fast one in groups of 100
