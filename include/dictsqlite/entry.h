@@ -7,9 +7,9 @@
  * after creation; a write creates a new entry.
  *
  * Two mutable parts, each owned by one party:
- *  - lru_prev/lru_next belong to whichever of hot map or warm cache holds the
- *    entry (an entry sits in at most one of the two, moved by the engine),
- *    and are only touched under that structure's lock.
+ *  - lru_prev/lru_next belong to the warm cache while it holds the entry,
+ *    and are only touched under its lock (the hot map keeps its recency in
+ *    its slots instead).
  *  - aux is the binding's cached decoded object for immutable values. It is
  *    set at most once (compare-and-swap). The core never interprets it: when
  *    the last reference goes, a non-NULL aux is handed to a ds_retire list,
@@ -65,7 +65,6 @@ typedef struct ds_entry {
     uint32_t ns;
     uint8_t codec;
     uint8_t flags;
-    uint16_t lru_stamp; /* the hot map's, like lru_prev/lru_next */
     /* key bytes, a NUL (handy for SQLite and messages), then value bytes */
     char data[];
 } ds_entry;

@@ -1,5 +1,5 @@
 /* The hot tier: a sharded hash map of ds_entry references with one mutex per
- * shard and optional LRU tracking.
+ * shard and optional eviction in approximate LRU order.
  *
  * Keys are (ns, key bytes) with a caller-supplied 64-bit hash (already folded
  * with ns). The shard is chosen from the hash's high bits, the bucket from its
@@ -11,11 +11,16 @@
  * Capacity: with capacity > 0 the capacity is split between the shards
  * (capacity / nshards each, one more for the first capacity % nshards), so
  * the map never holds more than capacity entries as long as
- * nshards <= capacity (a shard always keeps the entry just inserted). The LRU
- * order is per shard: an approximation of a global LRU that avoids a global
- * lock on every read. The engine never uses more shards than entries.
- * With track_lru = 0 (memory mode) reads never touch the LRU list and the map
- * never evicts: capacity is then only a sizing hint.
+ * nshards <= capacity (a shard always keeps the entry just inserted).
+ * Eviction is CLOCK (second chance), per shard: each read or write of an
+ * entry sets a reference bit, and the victim is the next entry the shard's
+ * clock hand finds with its bit clear, clearing the bits it passes. An entry
+ * used since the hand last passed it is kept over one that was not; a key
+ * outlives at least one turn of the hand after its last use. Per shard
+ * rather than global, to avoid a global lock on every read. The engine never
+ * uses more shards than entries. With track_lru = 0 (memory mode) reads
+ * write nothing and the map never evicts: capacity is then only a sizing
+ * hint.
  *
  * Lock order: a shard lock is a leaf. No other core lock is taken while one
  * is held, and no callback runs under it.
@@ -47,7 +52,7 @@ size_t ds_hotmap_nshards(const ds_hotmap *m);
 size_t ds_hotmap_capacity(const ds_hotmap *m); /* as passed to _new */
 
 /* A new reference to the entry, or NULL if absent. Counts a hit or miss and,
- * with LRU tracking, marks the entry most recently used. */
+ * with eviction on, marks the entry referenced. */
 ds_entry *ds_hotmap_get(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
                         uint64_t hash);
 
@@ -63,11 +68,11 @@ void ds_hotmap_prefetch(const ds_hotmap *m, uint64_t hash);
  * NULL and *ref_out to a new reference to the entry; returns 0 if absent.
  * Skipping the refcount is only valid for callers that keep aux alive by other
  * means (the binding holds the GIL, and retired aux pointers are only freed
- * under the GIL). Counts hits/misses and LRU like _get. */
+ * under the GIL). Counts hits/misses and marks the entry like _get. */
 int ds_hotmap_peek_aux(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
                        uint64_t hash, void **aux_out, ds_entry **ref_out);
 
-/* Is the key present? Counts nothing and leaves LRU order alone. */
+/* Is the key present? Counts nothing and marks nothing. */
 int ds_hotmap_contains(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
                        uint64_t hash);
 
