@@ -105,6 +105,12 @@ void ds_hotmap_clear(ds_hotmap *m, uint32_t ns);
  * count, or (size_t)-1 on OOM (then *out is NULL). */
 size_t ds_hotmap_collect(ds_hotmap *m, uint32_t ns, ds_entry ***out);
 
+/* ds_hash_bytes of the key of every entry of namespace ns (all namespaces if
+ * ns == UINT32_MAX), in no particular order, in a malloc'd *out (free() it).
+ * Returns the count, or (size_t)-1 on OOM (then *out is NULL). Made for a
+ * large map: no reference is taken, and entries are loaded ahead of use. */
+size_t ds_hotmap_key_hashes(ds_hotmap *m, uint32_t ns, uint64_t **out);
+
 size_t ds_hotmap_size(ds_hotmap *m);
 void ds_hotmap_get_stats(ds_hotmap *m, ds_hotmap_stats *out);
 

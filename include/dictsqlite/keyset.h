@@ -21,6 +21,9 @@ ds_keyset *ds_keyset_new(size_t expected);
 void ds_keyset_free(ds_keyset *s);
 /* 0, or -1 on OOM (the set is unchanged) */
 int ds_keyset_add(ds_keyset *s, uint64_t hash);
+/* ds_keyset_add of each of n hashes, faster for many; 0, or -1 on OOM (the
+ * set is then unchanged). */
+int ds_keyset_add_many(ds_keyset *s, const uint64_t *hashes, size_t n);
 /* Drop one occurrence; no-op if absent. */
 void ds_keyset_remove(ds_keyset *s, uint64_t hash);
 int ds_keyset_maybe(const ds_keyset *s, uint64_t hash);

@@ -496,17 +496,13 @@ static void keyset_from_hot(ds_engine *e, uint32_t ns, ds_entry **evicted, size_
     ds_ns *n = ns_at(e, ns);
     if (!e->store || n->keys || atomic_load(&n->count_stale))
         return;
-    ds_entry **all = NULL;
-    size_t count = ds_hotmap_collect(e->hot, ns, &all);
+    uint64_t *hashes;
+    size_t count = ds_hotmap_key_hashes(e->hot, ns, &hashes);
     if (count == (size_t)-1)
         return;
     ds_keyset *ks = ds_keyset_new(count + nev);
-    int ok = ks != NULL;
-    for (size_t i = 0; i < count; i++) {
-        ok = ok && keyset_add_entry(ks, all[i]);
-        ds_entry_decref(all[i], &e->retire);
-    }
-    free(all);
+    int ok = ks && ds_keyset_add_many(ks, hashes, count) == 0;
+    free(hashes);
     for (size_t i = 0; i < nev && ok; i++)
         ok = evicted[i]->ns != ns || keyset_add_entry(ks, evicted[i]);
     if (ok)

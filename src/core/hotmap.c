@@ -683,6 +683,23 @@ void ds_hotmap_clear(ds_hotmap *m, uint32_t ns)
     }
 }
 
+/* Room in *arr (of elements of elem bytes, *cap of them) for n + more.
+ * Sized for a whole shard at a time, so the scans below realloc at most once
+ * a shard and never inside a scan. 0, or -1 on OOM (*arr unchanged). */
+static int reserve(void **arr, size_t *cap, size_t n, size_t more, size_t elem)
+{
+    if (n + more <= *cap)
+        return 0;
+    size_t want = n + more;
+    want += want / 2;
+    void *grown = want <= SIZE_MAX / elem ? realloc(*arr, want * elem) : NULL;
+    if (!grown)
+        return -1;
+    *arr = grown;
+    *cap = want;
+    return 0;
+}
+
 size_t ds_hotmap_collect(ds_hotmap *m, uint32_t ns, ds_entry ***out)
 {
     ds_entry **items = NULL;
@@ -691,23 +708,12 @@ size_t ds_hotmap_collect(ds_hotmap *m, uint32_t ns, ds_entry ***out)
     for (size_t i = 0; i < m->nshards; i++) {
         shard *s = &m->shards[i];
         pthread_mutex_lock(&s->lock);
-        if (n + s->count > cap) {
-            /* Sized for the whole shard, so at most one realloc per shard and
-             * none inside the scan. */
-            size_t want = n + s->count;
-            want += want / 2;
-            ds_entry **grown = want <= SIZE_MAX / sizeof(*items)
-                                   ? realloc(items, want * sizeof(*items))
-                                   : NULL;
-            if (!grown) {
-                pthread_mutex_unlock(&s->lock);
-                for (size_t k = 0; k < n; k++)
-                    ds_entry_decref(items[k], m->retire);
-                free(items);
-                return (size_t)-1;
-            }
-            items = grown;
-            cap = want;
+        if (reserve((void **)&items, &cap, n, s->count, sizeof(*items)) != 0) {
+            pthread_mutex_unlock(&s->lock);
+            for (size_t k = 0; k < n; k++)
+                ds_entry_decref(items[k], m->retire);
+            free(items);
+            return (size_t)-1;
         }
         for (size_t j = 0; j <= s->mask; j++) {
             if (!is_entry(s->slots[j]))
@@ -719,6 +725,63 @@ size_t ds_hotmap_collect(ds_hotmap *m, uint32_t ns, ds_entry ***out)
         pthread_mutex_unlock(&s->lock);
     }
     *out = items;
+    return n;
+}
+
+/* How far ahead of its turn an entry is loaded when hashing a shard's keys:
+ * enough misses in flight to cover the memory latency. */
+#define HASH_AHEAD 16
+
+/* Write the key hashes of s's entries of ns to out (room for s->count) and
+ * return how many. First the entry addresses, read from the slots in order;
+ * then the hashes, each entry prefetched HASH_AHEAD turns before it is
+ * hashed. In a large map the entries are scattered, and hashing them in slot
+ * order waits on one cache miss after another: building the key set of a
+ * lazy bulk load of 1M keys took about 180 ms that way. Each hash overwrites
+ * the address it came from, which the prefetch, always ahead, has read. */
+static size_t shard_key_hashes(const shard *s, uint32_t ns, uint64_t *out)
+{
+    size_t k = 0;
+    for (size_t j = 0; j <= s->mask; j++)
+        if (is_entry(s->slots[j]))
+            out[k++] = (uint64_t)(uintptr_t)entry_at(s, j);
+    size_t w = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (i + HASH_AHEAD < k) {
+            const char *ahead = (const char *)(uintptr_t)out[i + HASH_AHEAD];
+            __builtin_prefetch(ahead);
+            __builtin_prefetch(ahead + 64); /* the key may cross a line */
+        }
+        const ds_entry *e = (const ds_entry *)(uintptr_t)out[i];
+        if (ns == UINT32_MAX || e->ns == ns)
+            out[w++] = ds_hash_bytes(ds_entry_key(e), e->klen);
+    }
+    return w;
+}
+
+size_t ds_hotmap_key_hashes(ds_hotmap *m, uint32_t ns, uint64_t **out)
+{
+    _Static_assert(sizeof(uintptr_t) <= sizeof(uint64_t), "an address fits a hash's room");
+    uint64_t *hashes = NULL;
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    /* Sized for the whole map up front (the shards may still grow meanwhile,
+     * which the reserve of each shard covers): a large array grown shard by
+     * shard is copied and faulted in again at every step. */
+    if (reserve((void **)&hashes, &cap, 0, ds_hotmap_size(m), sizeof(*hashes)) != 0)
+        return (size_t)-1;
+    for (size_t i = 0; i < m->nshards; i++) {
+        shard *s = &m->shards[i];
+        pthread_mutex_lock(&s->lock);
+        if (reserve((void **)&hashes, &cap, n, s->count, sizeof(*hashes)) != 0) {
+            pthread_mutex_unlock(&s->lock);
+            free(hashes);
+            return (size_t)-1;
+        }
+        n += shard_key_hashes(s, ns, hashes + n);
+        pthread_mutex_unlock(&s->lock);
+    }
+    *out = hashes;
     return n;
 }
 

@@ -272,6 +272,12 @@ static uint64_t diff_hash(int mode, int k, uint32_t ns, const char *key)
     }
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* Random operations compared with a plain array: puts, removes, clears of
  * one namespace or all, in alternating phases that grow the map and then
  * delete most of it, so that DUMMY slots (reused or cleaned up), rebuilds
@@ -350,7 +356,26 @@ static void differential(int K, int nns, size_t nshards, int lru, int mode, int 
             ds_entry_decref(items[i], NULL);
         }
         free(items);
+        /* and key_hashes exactly their key hashes */
+        uint64_t *hashes = NULL, *expect = malloc((want + 1) * sizeof(*expect));
+        CHECK_EQ_INT(ds_hotmap_key_hashes(m, n, &hashes), want);
+        size_t w = 0;
+        for (int j = 0; j < K; j++) {
+            if (!present[n * (uint32_t)K + (uint32_t)j])
+                continue;
+            snprintf(key, sizeof key, "k%d", j);
+            expect[w++] = ds_hash_bytes(key, strlen(key));
+        }
+        qsort(expect, w, sizeof(*expect), cmp_u64);
+        if (want)
+            qsort(hashes, want, sizeof(*hashes), cmp_u64);
+        CHECK(want == 0 || memcmp(hashes, expect, want * sizeof(*expect)) == 0);
+        free(hashes);
+        free(expect);
     }
+    uint64_t *all = NULL;
+    CHECK_EQ_INT(ds_hotmap_key_hashes(m, UINT32_MAX, &all), ds_hotmap_size(m));
+    free(all);
     free(present);
     free(version);
     ds_hotmap_free(m);

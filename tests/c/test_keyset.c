@@ -50,10 +50,49 @@ static void test_removal_keeps_colliding_probe_chains_reachable(void)
     ds_keyset_free(s);
 }
 
+/* add_many is ds_keyset_add of each: same counts, found the same, growing
+ * from the smallest table, and duplicates among and across batches count. */
+static void test_add_many_matches_single_adds(void)
+{
+    enum { N = 50000 };
+    uint64_t *h = malloc(N * sizeof(*h));
+    for (uint64_t i = 0; i < N; i++)
+        h[i] = ds_hash_bytes(&i, sizeof(i));
+    h[3] = 0;        /* hash 0 is a valid hash too */
+    h[N - 1] = h[0]; /* a duplicate inside the batch */
+    ds_keyset *many = ds_keyset_new(0), *one = ds_keyset_new(0);
+    CHECK_EQ_INT(ds_keyset_add_many(many, h, N), 0);
+    CHECK_EQ_INT(ds_keyset_add_many(many, h, 10), 0); /* and across batches */
+    CHECK_EQ_INT(ds_keyset_add_many(many, h, 0), 0);
+    for (size_t i = 0; i < N; i++)
+        ds_keyset_add(one, h[i]);
+    for (size_t i = 0; i < 10; i++)
+        ds_keyset_add(one, h[i]);
+    CHECK_EQ_INT(ds_keyset_size(many), N + 10);
+    CHECK_EQ_INT(ds_keyset_size(many), ds_keyset_size(one));
+    CHECK_EQ_INT(ds_keyset_bytes(many) <= ds_keyset_bytes(one) * 2, 1);
+    int differ = 0;
+    for (uint64_t i = 0; i < 2 * N; i++) {
+        uint64_t x = ds_hash_bytes(&i, sizeof(i));
+        differ += ds_keyset_maybe(many, x) != ds_keyset_maybe(one, x);
+    }
+    for (size_t i = 0; i < N; i++)
+        differ += !ds_keyset_maybe(many, h[i]);
+    CHECK_EQ_INT(differ, 0);
+    /* h[0] is there three times now: two removals keep it */
+    ds_keyset_remove(many, h[0]);
+    ds_keyset_remove(many, h[0]);
+    CHECK(ds_keyset_maybe(many, h[0]));
+    ds_keyset_free(many);
+    ds_keyset_free(one);
+    free(h);
+}
+
 int main(void)
 {
     RUN_TEST(test_added_hashes_are_found_and_others_are_not);
     RUN_TEST(test_duplicates_are_counted_so_one_removal_keeps_the_other);
     RUN_TEST(test_removal_keeps_colliding_probe_chains_reachable);
+    RUN_TEST(test_add_many_matches_single_adds);
     return CHECK_DONE();
 }
