@@ -8,10 +8,11 @@
  * them. A hash should therefore be well mixed in all 64 bits (a poor one
  * costs speed, never correctness).
  *
- * Capacity: with capacity > 0 the capacity is split between the shards
- * (capacity / nshards each, one more for the first capacity % nshards), so
- * the map never holds more than capacity entries as long as
- * nshards <= capacity (a shard always keeps the entry just inserted).
+ * Capacity: with capacity > 0 the map holds at most capacity entries (one
+ * more per thread putting at the same moment, briefly), however unevenly
+ * the keys fall into shards; a put that takes it over evicts from its own
+ * shard, or from the others when its shard holds nothing else (the entry
+ * just put is never the victim).
  * Eviction is CLOCK (second chance), per shard: each read or write of an
  * entry sets a reference bit, and the victim is the next entry the shard's
  * clock hand finds with its bit clear, clearing the bits it passes. An entry

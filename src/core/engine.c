@@ -280,8 +280,8 @@ ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error 
     ds_status st = DS_OK;
     int memory = cfg->persist == DS_PERSIST_MEMORY;
     size_t nshards = cfg->nshards ? cfg->nshards : default_shards();
-    /* With eviction on, each shard holds its share of hot_capacity; more
-     * shards than entries would leave shards that can hold nothing. */
+    /* With eviction on, more shards than hot_capacity would make most puts
+     * evict from another shard than their own. */
     while (!memory && nshards > 1 && nshards > cfg->hot_capacity)
         nshards >>= 1;
     e->hot = ds_hotmap_new(nshards, cfg->hot_capacity, !memory, &e->retire);

@@ -128,10 +128,6 @@ typedef struct shard {
     size_t count; /* live entries */
     size_t bytes; /* sum of entry footprints */
     uint64_t evictions;
-    /* This shard's share of the capacity (SIZE_MAX when not evicting). The
-     * shares add up to the capacity exactly, so the map as a whole never
-     * holds more than it. */
-    size_t limit;
 } __attribute__((aligned(64))) shard;
 
 struct ds_hotmap {
@@ -143,6 +139,10 @@ struct ds_hotmap {
     size_t init_index; /* slots a shard starts (and restarts) with */
     int lru;
     ds_retire *retire;
+    /* Live entries of all shards, kept only with eviction on: the bound is
+     * on the map, not on each shard (see ds_hotmap_put). Its own cache line,
+     * as every new key of every thread writes it. */
+    _Alignas(64) atomic_size_t total;
 };
 
 static inline shard *shard_of(const ds_hotmap *m, uint64_t hash)
@@ -379,9 +379,12 @@ ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
     while (((size_t)1 << bits) < nshards)
         bits++;
 
-    ds_hotmap *m = calloc(1, sizeof(*m));
+    /* aligned_alloc: the struct is aligned to a cache line (total). */
+    ds_hotmap *m = aligned_alloc(_Alignof(ds_hotmap), sizeof(*m));
     if (!m)
         return NULL;
+    memset(m, 0, sizeof(*m));
+    atomic_init(&m->total, 0);
     m->nshards = nshards;
     m->shard_shift = bits ? 64 - bits : 0;
     m->shard_mask = nshards - 1;
@@ -403,7 +406,6 @@ ds_hotmap *ds_hotmap_new(size_t nshards, size_t capacity, int track_lru,
     memset(m->shards, 0, nshards * sizeof(shard));
     for (size_t i = 0; i < nshards; i++) {
         shard *s = &m->shards[i];
-        s->limit = m->lru ? capacity / nshards + (i < capacity % nshards) : SIZE_MAX;
         s->tag_mask = ~ADDR_MASK;
         if (shard_table_init(s, m->init_index) != 0 ||
             pthread_mutex_init(&s->lock, NULL) != 0) {
@@ -502,7 +504,7 @@ int ds_hotmap_contains(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
 
 /* Take e (at slot i) out of the table; the reference moves to
  * the caller. */
-static void take_out(shard *s, size_t i, ds_entry *e)
+static void take_out(ds_hotmap *m, shard *s, size_t i, ds_entry *e)
 {
     uintptr_t *slots = s->slots;
     size_t mask = s->mask;
@@ -519,6 +521,8 @@ static void take_out(shard *s, size_t i, ds_entry *e)
         slots[i] = SLOT_DUMMY;
     }
     s->count--;
+    if (m->lru)
+        atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
     s->bytes -= ds_entry_footprint(e);
 }
 
@@ -529,6 +533,29 @@ static void replace_at(const ds_hotmap *m, shard *s, size_t i, ds_entry *old, ds
 {
     s->slots[i] = fresh_slot(m, s, e);
     s->bytes = s->bytes - ds_entry_footprint(old) + ds_entry_footprint(e);
+}
+
+/* The bound is on the whole map: a shard may hold more than its share when
+ * the keys fall unevenly, so the map holds capacity entries before the first
+ * eviction (with a bound per shard, the fullest shard would start evicting
+ * well before, and a working set of exactly hot_capacity keys would never
+ * fit). The count is read without a lock: threads putting at the same time
+ * may each see the map over its bound and each evict one, or briefly leave
+ * it one over per thread, never more. */
+static inline int over_capacity(ds_hotmap *m)
+{
+    return m->lru && atomic_load_explicit(&m->total, memory_order_relaxed) > m->capacity;
+}
+
+/* Take the clock's victim out of s (whose lock is held), passing over keep;
+ * s must hold an entry other than keep. */
+static ds_entry *evict_one(ds_hotmap *m, shard *s, const ds_entry *keep)
+{
+    size_t v = clock_victim(s, keep);
+    ds_entry *victim = entry_at(s, v);
+    take_out(m, s, v, victim);
+    s->evictions++;
+    return victim;
 }
 
 ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
@@ -559,17 +586,23 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
         s->used += (size_t)place(s->slots, s->mask, e->hash, fresh_slot(m, s, e));
         s->count++;
         s->bytes += ds_entry_footprint(e);
+        if (m->lru)
+            atomic_fetch_add_explicit(&m->total, 1, memory_order_relaxed);
     }
-    /* Also on replacement: an earlier put may have left the shard over its
+    /* Also on replacement: an earlier put may have left the map over its
      * bound when the caller's eviction buffer was full. */
-    while (s->count > s->limit && s->count > 1 && nev < max_evicted) {
-        size_t v = clock_victim(s, e);
-        ds_entry *victim = entry_at(s, v);
-        take_out(s, v, victim);
-        s->evictions++;
-        evicted[nev++] = victim;
-    }
+    while (over_capacity(m) && s->count > 1 && nev < max_evicted)
+        evicted[nev++] = evict_one(m, s, e);
     pthread_mutex_unlock(&s->lock);
+    /* Nothing else in this shard to give: the others give, one lock at a
+     * time (a shard lock is a leaf). */
+    for (size_t k = 1; k < m->nshards && over_capacity(m) && nev < max_evicted; k++) {
+        shard *o = &m->shards[((size_t)(s - m->shards) + k) & m->shard_mask];
+        pthread_mutex_lock(&o->lock);
+        while (over_capacity(m) && o->count > 0 && nev < max_evicted)
+            evicted[nev++] = evict_one(m, o, NULL);
+        pthread_mutex_unlock(&o->lock);
+    }
 
     if (old)
         ds_entry_decref(old, m->retire);
@@ -604,7 +637,7 @@ ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t kl
     ds_entry *e = NULL;
     if (i != SLOT_NONE) {
         e = entry_at(s, i);
-        take_out(s, i, e);
+        take_out(m, s, i, e);
     }
     pthread_mutex_unlock(&s->lock);
     return e;
@@ -615,7 +648,7 @@ ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t kl
  * Returns NULL with *n == 0 when nothing matched; if the array cannot be
  * allocated the entries are released under the lock instead (correct, just
  * longer to hold it). */
-static ds_entry **shard_clear(const ds_hotmap *m, shard *s, uint32_t ns, size_t *n)
+static ds_entry **shard_clear(ds_hotmap *m, shard *s, uint32_t ns, size_t *n)
 {
     *n = 0;
     if (s->count == 0)
@@ -641,6 +674,8 @@ static ds_entry **shard_clear(const ds_hotmap *m, shard *s, uint32_t ns, size_t 
             memset(s->slots, 0, nslots * sizeof(*s->slots)); /* all SLOT_EMPTY */
             s->used = 0;
         }
+        if (m->lru)
+            atomic_fetch_sub_explicit(&m->total, s->count, memory_order_relaxed);
         s->count = 0;
         s->bytes = 0;
     } else {
@@ -653,7 +688,7 @@ static ds_entry **shard_clear(const ds_hotmap *m, shard *s, uint32_t ns, size_t 
             ds_entry *e = entry_at(s, j);
             if (e->ns != ns)
                 continue;
-            take_out(s, j, e);
+            take_out(m, s, j, e);
             if (out)
                 out[k++] = e;
             else

@@ -1083,39 +1083,41 @@ static void test_untagged_fallback(void)
 }
 #endif
 
-/* The shard comes from the hash's top bits, and the capacity is split so the
- * shares add up to it exactly: 10 over 4 shards gives 3, 3, 2, 2. Observable
- * through where evictions happen. */
+/* The shard comes from the hash's top bits, and the bound is on the whole
+ * map: a shard may hold more than its share. A put evicts from its own shard
+ * while that has anything else, then from the others. */
 static void test_shard_selection_and_bound(void)
 {
     char out[16][16];
     ds_hotmap *m = ds_hotmap_new(3, 10, 1, NULL); /* rounded up to 4 shards */
     CHECK_EQ_INT(ds_hotmap_nshards(m), 4);
     char key[16];
-    /* equal low bits, one key per shard: nothing to evict */
-    for (uint64_t s = 0; s < 4; s++) {
-        snprintf(key, sizeof key, "s%d", (int)s);
-        CHECK_EQ_INT(put_ev(m, mkh(0, key, (s << 62) | 0x1234, "v"), 4, out), 0);
+    /* ten keys, all in shard 2: all fit */
+    for (uint64_t i = 0; i < 10; i++) {
+        snprintf(key, sizeof key, "t%d", (int)i);
+        CHECK_EQ_INT(put_ev(m, mkh(0, key, (2ULL << 62) | i, "v"), 4, out), 0);
     }
-    /* shard 2 holds 2: one more fits, the next evicts one of its own (in a
-     * table of 8 slots: t0 in slot 0, s2 in 4, t1 in 7; all are marked, so
-     * after a full turn the hand takes the first, t0) */
-    CHECK_EQ_INT(put_ev(m, mkh(0, "t0", (2ULL << 62) | (1ULL << 20), "v"), 4, out), 0);
-    CHECK_EQ_INT(put_ev(m, mkh(0, "t1", (2ULL << 62) | 7, "v"), 4, out), 1);
+    CHECK_EQ_INT(ds_hotmap_size(m), 10);
+    /* one more there evicts one of its own: after a full turn clearing the
+     * marks, the hand takes t0 in slot 0 */
+    CHECK_EQ_INT(put_ev(m, mkh(0, "t10", (2ULL << 62) | 10, "v"), 4, out), 1);
     CHECK(strcmp(out[0], "t0") == 0);
-    CHECK_EQ_INT(ds_hotmap_size(m), 5);
-    /* shard 0 holds 3: two more fit, the third evicts one of its own (u0,
-     * u1, u2 in slots 0, 1, 2 and s0 in 4: u0 again) */
-    CHECK_EQ_INT(put_ev(m, mkh(0, "u0", (1ULL << 20), "v"), 4, out), 0);
-    CHECK_EQ_INT(put_ev(m, mkh(0, "u1", (2ULL << 20), "v"), 4, out), 0);
-    CHECK_EQ_INT(put_ev(m, mkh(0, "u2", (3ULL << 20), "v"), 4, out), 1);
-    CHECK(strcmp(out[0], "u0") == 0);
-    /* fill every shard to its share: never more than the capacity */
+    /* a key in empty shard 0 has nothing to evict there: shard 2 gives t1 */
+    CHECK_EQ_INT(put_ev(m, mkh(0, "u0", 5, "v"), 4, out), 1);
+    CHECK(strcmp(out[0], "t1") == 0);
+    CHECK_EQ_INT(ds_hotmap_size(m), 10);
+    CHECK(ds_hotmap_contains(m, 0, "u0", 2, 5));
+    /* keys in every shard: never more than the capacity, always exactly it */
     for (int i = 0; i < 40; i++) {
         snprintf(key, sizeof key, "f%d", i);
         put_ev(m, mkh(0, key, ((uint64_t)(i % 4) << 62) | ((uint64_t)i << 24), "v"), 4, out);
-        CHECK(ds_hotmap_size(m) <= 10);
+        CHECK_EQ_INT(ds_hotmap_size(m), 10);
     }
+    /* a removal makes room again, in any shard (f39, just put, is in 3) */
+    ds_entry *gone = ds_hotmap_remove(m, 0, "f39", 3, (3ULL << 62) | (39ULL << 24));
+    CHECK(gone != NULL);
+    ds_entry_decref(gone, NULL);
+    CHECK_EQ_INT(put_ev(m, mkh(0, "v0", 1ULL << 62, "v"), 4, out), 0);
     CHECK_EQ_INT(ds_hotmap_size(m), 10);
     ds_hotmap_free(m);
 }

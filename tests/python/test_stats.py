@@ -33,6 +33,22 @@ def test_hot_tier_never_exceeds_hot_capacity(db_path, mode, capacity):
         assert s["hot_evictions"] > 0
 
 
+@pytest.mark.parametrize("mode", ["lazy", "writethrough"])
+def test_exactly_hot_capacity_keys_fit_however_they_hash(db_path, mode):
+    """The bound is on the whole hot tier, not on each shard: hot_capacity keys
+    fit without an eviction even though they never split evenly over the
+    shards, and one more key evicts exactly one."""
+    with DictSQLiteV4(db_path, persist_mode=mode, hot_capacity=1000) as db:
+        for i in range(1000):
+            db[f"k{i}"] = i
+        s = db.stats()
+        assert (s["hot_tier_size"], s["hot_evictions"]) == (1000, 0)
+        db["one more"] = 1
+        s = db.stats()
+        assert (s["hot_tier_size"], s["hot_evictions"]) == (1000, 1)
+        assert len(db) == 1001 and db["k0"] == 0 and db["one more"] == 1
+
+
 def test_hit_and_miss_counters_count(open_db):
     db = open_db(persist_mode="lazy", hot_capacity=10)
     db.update({f"k{i}": i for i in range(100)})
