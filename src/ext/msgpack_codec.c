@@ -355,12 +355,20 @@ static PyObject *make_str(const unpacker *u, const unsigned char *s, size_t n)
     return r;
 }
 
-static ds_key_cache key_cache;
+/* Short strs, keys and values alike, come from a cache (as in the pickle
+ * reader): keys and many values (names, tags, states) repeat from record to
+ * record, and a hit costs no decode or allocation. */
+static ds_key_cache str_cache;
 
 /* make_str in the shape the cache calls back. */
-static PyObject *decode_key(const void *u, const unsigned char *s, size_t n)
+static PyObject *decode_str(const void *u, const unsigned char *s, size_t n)
 {
     return make_str(u, s, n);
+}
+
+static inline PyObject *cached_str(const unpacker *u, const unsigned char *s, size_t n)
+{
+    return ds_key_cache_get(&str_cache, s, n, decode_str, u);
 }
 
 static PyObject *make_bigint(const unpacker *u, const unsigned char *s, size_t n)
@@ -431,7 +439,7 @@ static PyObject *unpack_key(unpacker *u)
     }
     if (!(s = take(u, n)))
         return truncated(u);
-    return ds_key_cache_get(&key_cache, s, n, decode_key, u);
+    return cached_str(u, s, n);
 }
 
 static PyObject *unpack_map(unpacker *u, size_t n, int depth, const unsigned char *at)
@@ -488,7 +496,7 @@ static PyObject *unpack_value(unpacker *u, int depth)
         n = b & 0x1f;
         if (!(s = take(u, n)))
             return truncated(u);
-        return make_str(u, s, n);
+        return cached_str(u, s, n);
     }
 
     switch (b) {
@@ -566,7 +574,7 @@ static PyObject *unpack_value(unpacker *u, int depth)
         n = b == 0xd9 ? h[0] : b == 0xda ? be16(h) : be32(h);
         if (!(s = take(u, n)))
             return truncated(u);
-        return make_str(u, s, n);
+        return cached_str(u, s, n);
     case 0xdc: case 0xdd: /* array 16/32 */
         if (!(h = take(u, b == 0xdc ? 2 : 4)))
             return truncated(u);

@@ -155,6 +155,19 @@ def test_strings_with_every_kind_of_character_read_back_unchanged(path, mode):
     assert_round_trip(path, mode, value)
 
 
+def test_short_strings_shared_by_the_decoders_cache_never_mix_up(path, mode):
+    """Short str keys and values are shared from a small cache of decoded
+    strings; thousands of distinct ones (which must evict each other) and a few
+    repeated ones still read back each as itself, also after a reopen."""
+    records = {f"r{i}": {"name": f"n{i}", "tag": ["a", "b"][i % 2], f"f{i % 300}": "x" * (i % 30)}
+               for i in range(3000)}
+    with DictSQLiteV4(path, storage_mode=mode) as db:
+        db.update(records)
+        assert all(same(db[k], v) for k, v in records.items())
+    with DictSQLiteV4(path, storage_mode=mode) as db:
+        assert all(same(db[k], v) for k, v in records.items())
+
+
 def test_lone_surrogates_in_strings_read_back_unchanged(path, mode):
     # what os.fsdecode() gives for undecodable file names
     value = {"file": "name\udcff.txt", "\ud800": ["\udfff", "a\ud800b"]}
