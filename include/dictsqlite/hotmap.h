@@ -82,8 +82,8 @@ int ds_hotmap_contains(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
  * there (and is released), else 0.
  * Entries pushed out to respect the capacity are appended to *evicted (the
  * caller owns those references), at most max_evicted of them; the map never
- * evicts e itself. Returns DS_OK or DS_NOMEM (then e is released and the map
- * is unchanged). */
+ * evicts e itself. Returns DS_OK or DS_NOMEM (then the map is unchanged and
+ * the reference to e stays the caller's). */
 ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
                         ds_entry **evicted, size_t max_evicted, size_t *n_evicted);
 

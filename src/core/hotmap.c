@@ -576,7 +576,6 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
     } else {
         if (make_room(m, s) != 0) {
             pthread_mutex_unlock(&s->lock);
-            ds_entry_decref(e, m->retire);
             if (replaced)
                 *replaced = 0;
             if (n_evicted)
