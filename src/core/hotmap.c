@@ -330,8 +330,8 @@ static int make_room(const ds_hotmap *m, shard *s)
  * them 11-18% faster.
  * The price is a weaker recency guarantee: a key outlives at least one full
  * turn of the hand after its last use, which under steady insertion is about
- * half of the shard's share of later inserts (an exact LRU keeps all of
- * them).
+ * half as many later inserts into its shard as the shard holds (an exact LRU
+ * keeps all of them).
  *
  * The victim is the first unreferenced entry from the hand on, passing over
  * keep (the entry just put, which the caller must keep). The shard must hold

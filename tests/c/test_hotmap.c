@@ -741,9 +741,9 @@ static void test_lru_capacity_bound_sharded(void)
     ds_hotmap_stats st;
     ds_hotmap_get_stats(m, &st);
     CHECK_EQ_INT(st.evictions, evicted);
-    /* a key outlives at least one turn of its shard's hand, about half of
-     * the shard's share (125) of later puts: the last 100 (about 12 a
-     * shard) are all there */
+    /* a key outlives at least one turn of its shard's hand, about half as
+     * many later puts into its shard as the shard holds (about 125): the
+     * last 100 (about 12 a shard) are all there */
     int missing = 0;
     for (int i = N - 100; i < N; i++) {
         snprintf(key, sizeof key, "key-%d", i);
