@@ -106,7 +106,9 @@ static inline uintptr_t tag_of(uint64_t hash)
 void ds_hotmap_test_set_wide(int (*is_wide)(const ds_entry *e));
 void ds_hotmap_test_tables(ds_hotmap *m, size_t *slots, size_t *filled,
                            size_t *tagged_shards);
+void ds_hotmap_test_fail_rebuilds(int n);
 static int (*test_is_wide)(const ds_entry *e);
+static int test_failing_rebuilds;
 #define IS_WIDE(e) (((uintptr_t)(e) & ~ADDR_MASK) != 0 || (test_is_wide && test_is_wide(e)))
 #else
 #define IS_WIDE(e) (((uintptr_t)(e) & ~ADDR_MASK) != 0)
@@ -284,6 +286,12 @@ static size_t index_size_for(const ds_hotmap *m, size_t n)
  * -1 on OOM with the shard unchanged. */
 static int rebuild(shard *s, size_t nslots)
 {
+#ifdef DS_TESTING
+    if (test_failing_rebuilds > 0) {
+        test_failing_rebuilds--;
+        return -1;
+    }
+#endif
     if (nslots > SIZE_MAX / sizeof(uintptr_t))
         return -1;
     uintptr_t *slots = calloc(nslots, sizeof(*slots)); /* all SLOT_EMPTY */
@@ -853,6 +861,10 @@ void ds_hotmap_get_stats(ds_hotmap *m, ds_hotmap_stats *out)
 /* Treat the entries for which is_wide returns nonzero (none if NULL) as
  * not fitting a tagged slot. Set it only while no other thread uses a map. */
 void ds_hotmap_test_set_wide(int (*is_wide)(const ds_entry *e)) { test_is_wide = is_wide; }
+
+/* Make the next n table rebuilds fail as if out of memory. Set it only while
+ * no other thread uses a map. */
+void ds_hotmap_test_fail_rebuilds(int n) { test_failing_rebuilds = n; }
 
 /* Totals over the shards: table slots, live and DUMMY slots, and shards
  * still tagged. */

@@ -788,6 +788,7 @@ static void test_lru_churn_bounded_tables(void)
 void ds_hotmap_test_set_wide(int (*is_wide)(const ds_entry *e));
 void ds_hotmap_test_tables(ds_hotmap *m, size_t *slots, size_t *filled,
                            size_t *tagged_shards);
+void ds_hotmap_test_fail_rebuilds(int n);
 
 static size_t filled_slots(ds_hotmap *m)
 {
@@ -975,6 +976,43 @@ static int wide_if_ends_in_7(const ds_entry *e)
  * its shard, populated, DUMMY slots and all, to plain pointers; lookups,
  * replacement, eviction and rebuilds go on working. Entries here are real,
  * so their addresses fit; the hook makes chosen ones count as too wide. */
+/* A put that needs a larger table and cannot get one returns DS_NOMEM with
+ * the map unchanged and the entry still the caller's (the engine then
+ * removes the key's old entry itself and releases this one). A replacement
+ * needs no room, so it still succeeds. */
+static void test_put_out_of_memory(void)
+{
+    ds_hotmap *m = ds_hotmap_new(1, 0, 0, NULL); /* 8 slots, 5 usable */
+    char key[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        put(m, mk(0, key, "v"));
+    }
+    ds_hotmap_test_fail_rebuilds(1);
+    ds_entry *e = mk(0, "new", "v");
+    int replaced = -1;
+    size_t nev = 99;
+    CHECK_EQ_INT(ds_hotmap_put(m, e, &replaced, NULL, 0, &nev), DS_NOMEM);
+    CHECK_EQ_INT(replaced, 0);
+    CHECK_EQ_INT(nev, 0);
+    CHECK_EQ_INT(refs(e), 1); /* ours, not released */
+    CHECK_EQ_INT(ds_hotmap_size(m), 5);
+    CHECK(!has(m, 0, "new"));
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK(has(m, 0, key));
+    }
+    ds_hotmap_test_fail_rebuilds(1);
+    CHECK_EQ_INT(ds_hotmap_put(m, mk(0, "k3", "w"), &replaced, NULL, 0, NULL), DS_OK);
+    CHECK_EQ_INT(replaced, 1);
+    ds_hotmap_test_fail_rebuilds(0);
+    /* with room again, the same entry goes in */
+    CHECK_EQ_INT(ds_hotmap_put(m, e, &replaced, NULL, 0, NULL), DS_OK);
+    CHECK_EQ_INT(ds_hotmap_size(m), 6);
+    CHECK(has(m, 0, "new"));
+    ds_hotmap_free(m);
+}
+
 static void test_untagged_fallback(void)
 {
     char key[32], val[32];
@@ -1367,6 +1405,7 @@ int main(void)
     RUN_TEST(test_dummy_reuse);
     RUN_TEST(test_rebuild_after_many_deletes);
     RUN_TEST(test_untagged_fallback);
+    RUN_TEST(test_put_out_of_memory);
 #endif
     RUN_TEST(test_shard_selection_and_bound);
     RUN_TEST(test_memory_mode_never_evicts);
