@@ -464,6 +464,11 @@ def cell_text(results, col, kind, op):
     return " · ".join(parts) + mark
 
 
+def limit_cells(d, c_ops):
+    """The table cells of one C limits run: rate and time per op of each of c_ops."""
+    return [f"{fmt_rate(_op(d, o))}/s ({fmt_time(_op(d, o))})" for o in c_ops]
+
+
 def paired_limits_rows(results, c_ops):
     """Rows of the C limits run again right after each cell (run.py, cell["c_limits"])."""
     rows = []
@@ -477,7 +482,7 @@ def paired_limits_rows(results, c_ops):
                             [""] * len(c_ops))
                 continue
             rows.append([f"{cid} {kind}", f"{d['value_size']} B"] +
-                        [f"{fmt_rate(_op(d, o))}/s ({fmt_time(_op(d, o))})" for o in c_ops])
+                        limit_cells(d, c_ops))
     return rows
 
 
@@ -596,7 +601,7 @@ def markdown(results):
             # Results before the split have no "split" run: label by the schema measured.
             schema = LIMITS_SCHEMA_LABEL.get(d.get("schema") or "without_rowid", d.get("schema"))
             rows.append([f"{KIND_LABEL[kind]} ({d['value_size']} B), n={d['n']:,}", schema] +
-                        [f"{fmt_rate(_op(d, o))}/s ({fmt_time(_op(d, o))})" for o in c_ops])
+                        limit_cells(d, c_ops))
     if rows:
         L.append(_md_table(["value", "schema"] + [o.replace("_", " ") for o in c_ops], rows))
     b = lim.get("bulk")
