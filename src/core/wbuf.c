@@ -45,13 +45,19 @@ typedef struct wtab {
     size_t mask;
 } wtab;
 
-/* A committed batch's arrays are kept for the next begin_flush when no
- * larger than this: a lazy bulk load flushes batches of EARLY_FLUSH_ROWS
+/* The last committed batch's arrays are kept for the next begin_flush when
+ * no larger than this: a lazy bulk load flushes batches of EARLY_FLUSH_ROWS
  * (engine.c) back to back, and allocating (and, past glibc's mmap
  * threshold, faulting in and unmapping) 1.5 MB of tables per batch cost
  * the writer page faults and TLB-shootdown interrupts. A one-off larger
  * batch still frees its tables, so it pins nothing. */
 #define SPARE_MAX_CAP ((size_t)1 << 17)
+/* ...and they serve only a batch that needs at least 1/SPARE_MAX_OVERSIZE of
+ * their room, since taking them clears their whole index. Without this
+ * bound, a writethrough store that once flushed a large update() kept
+ * clearing that update's index (up to 2 MB) on every later one-row commit,
+ * which made the commit about twice as slow. */
+#define SPARE_MAX_OVERSIZE 4
 
 struct ds_wbuf {
     pthread_mutex_t lock;
@@ -194,10 +200,10 @@ static void wtab_release(wtab *t, ds_retire *retire)
 }
 
 /* An empty table with room for cap entries, from the spare arrays when
- * they are large enough. */
+ * they are large enough and not too large (see SPARE_MAX_OVERSIZE). */
 static int wtab_take(ds_wbuf *b, wtab *t, size_t cap)
 {
-    if (b->spare.cap >= cap) {
+    if (b->spare.cap >= cap && b->spare.cap / SPARE_MAX_OVERSIZE <= cap) {
         *t = b->spare;
         memset(&b->spare, 0, sizeof(b->spare));
         index_clear(t->idx, t->mask + 1);
@@ -393,14 +399,14 @@ void ds_wbuf_end_flush(ds_wbuf *b, int committed)
         wtab_release(&done, b->retire);
         return;
     }
+    /* The latest batch's size is the best guess of the next one's: keeping
+     * the largest instead would pin a one-off large batch's tables for good
+     * (and wtab_take would pass them over). */
     pthread_mutex_lock(&b->lock);
-    if (done.cap > b->spare.cap) {
-        wtab old = b->spare;
-        b->spare = done;
-        done = old;
-    }
+    wtab old = b->spare;
+    b->spare = done;
     pthread_mutex_unlock(&b->lock);
-    wtab_release(&done, b->retire);
+    wtab_release(&old, b->retire);
 }
 
 void ds_wbuf_drop_ns(ds_wbuf *b, uint32_t ns)
@@ -459,3 +465,15 @@ void ds_wbuf_foreach(ds_wbuf *b, uint32_t ns,
     }
     pthread_mutex_unlock(&b->lock);
 }
+
+#ifdef DS_TESTING
+/* Test hook, compiled only into the C tests (see CMakeLists.txt): the room
+ * of the pending table and of the spare arrays. */
+void ds_wbuf_test_caps(ds_wbuf *b, size_t *pending_cap, size_t *spare_cap)
+{
+    pthread_mutex_lock(&b->lock);
+    *pending_cap = b->pend.cap;
+    *spare_cap = b->spare.cap;
+    pthread_mutex_unlock(&b->lock);
+}
+#endif

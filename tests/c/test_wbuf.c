@@ -636,6 +636,57 @@ static void test_flush_cycles_reuse_tables(void)
     ds_wbuf_free(b);
 }
 
+#ifdef DS_TESTING
+void ds_wbuf_test_caps(ds_wbuf *b, size_t *pending_cap, size_t *spare_cap);
+
+/* One flush cycle of count fresh keys: put, begin, commit. Returns the room
+ * of the pending table the flush started. */
+static size_t flush_cycle(ds_wbuf *b, int round, int count)
+{
+    char key[32];
+    for (int i = 0; i < count; i++) {
+        snprintf(key, sizeof(key), "c%d-k%d", round, i);
+        CHECK_EQ_INT(ds_wbuf_put(b, mk(0, key, "v")), DS_OK);
+    }
+    ds_entry *const *items;
+    size_t n, pending_cap, spare_cap;
+    CHECK_EQ_INT(ds_wbuf_begin_flush(b, &items, &n), DS_OK);
+    CHECK_EQ_INT((int)n, count);
+    ds_wbuf_test_caps(b, &pending_cap, &spare_cap);
+    ds_wbuf_end_flush(b, 1);
+    return pending_cap;
+}
+
+/* After one large batch, one-row flushes (a writethrough store's commits
+ * after an update()) must not start on the large batch's arrays: taking
+ * spare arrays clears their whole index, so each commit would pay for
+ * clearing the large index. The spare follows the latest batch, so the
+ * large arrays are not pinned either; same-size batches (a bulk load's)
+ * still reuse them. */
+static void test_spare_tables_fit_the_batch(void)
+{
+    ds_wbuf *b = ds_wbuf_new(NULL);
+    CHECK(b != NULL);
+    size_t pending_cap, spare_cap;
+    flush_cycle(b, 0, 5000);
+    ds_wbuf_test_caps(b, &pending_cap, &spare_cap);
+    CHECK(spare_cap >= 5000); /* the batch's arrays, kept */
+    for (int round = 1; round <= 3; round++) {
+        size_t started = flush_cycle(b, round, 1);
+        CHECK(started <= 64);
+    }
+    ds_wbuf_test_caps(b, &pending_cap, &spare_cap);
+    CHECK(spare_cap <= 64);
+    /* Batches of one size reuse the same arrays. */
+    flush_cycle(b, 4, 3000);
+    flush_cycle(b, 5, 3000);
+    ds_wbuf_test_caps(b, &pending_cap, &spare_cap);
+    CHECK(spare_cap >= 3000 && spare_cap <= 4 * 4096);
+    CHECK(flush_cycle(b, 6, 3000) == spare_cap);
+    ds_wbuf_free(b);
+}
+#endif
+
 int main(void)
 {
     RUN_TEST(test_coalesce_and_order);
@@ -649,5 +700,8 @@ int main(void)
     RUN_TEST(test_aux_retire);
     RUN_TEST(test_threads);
     RUN_TEST(test_flush_cycles_reuse_tables);
+#ifdef DS_TESTING
+    RUN_TEST(test_spare_tables_fit_the_batch);
+#endif
     return CHECK_DONE();
 }
