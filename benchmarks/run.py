@@ -87,6 +87,7 @@ GROWTH_SERIES = [
     ("ours/lazy", "ours", "lazy", "ours"),
     ("rust/memory", "rust", "memory", "rust"),
     ("dict+pickle", "dict_pickle", "none", "std"),
+    ("dict", "dict", "none", "std"),
 ]
 
 

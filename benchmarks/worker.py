@@ -409,6 +409,38 @@ class DictPickleAdapter(Adapter):
         return sys.version.split()[0]
 
 
+class DictAdapter(Adapter):
+    """The built-in dict holding the value object itself (d[k] = v, d[k]): the
+    growth sweep's reference for what the cache hierarchy alone costs a mapping
+    as it grows, with no encode or decode on top."""
+    durability = "none"
+
+    def open(self):
+        self.db = {}
+
+    def set_loop(self, keys, v):
+        d = self.db
+        for k in keys:
+            d[k] = v
+
+    def get_loop(self, keys):
+        d = self.db
+        for k in keys:
+            d[k]
+
+    def iter_items(self):
+        return sum(1 for _ in self.db.items())
+
+    def update_batch(self, mapping):
+        self.db.update(mapping)
+
+    def read_one(self, k):
+        return self.db[k]
+
+    def version(self):
+        return sys.version.split()[0]
+
+
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
                   "PRAGMA cache_size=-65536", "PRAGMA mmap_size=268435456",
                   "PRAGMA temp_store=MEMORY", "PRAGMA busy_timeout=5000")
@@ -753,6 +785,7 @@ ADAPTERS = {
     "ours_table": DictSQLiteTableAdapter,
     "rust": DictSQLiteAdapter,
     "dict_pickle": DictPickleAdapter,
+    "dict": DictAdapter,
     "sqlite3_pickle": Sqlite3PickleAdapter,
     "sqlitedict": SqliteDictAdapter,
     "diskcache": DiskCacheAdapter,

@@ -97,3 +97,19 @@ def test_verdicts_fall_back_to_run_start_c_limits_for_older_results(quick, repor
     v = next(v for v in report.verdicts(old) if v["cell"] == "ours/writethrough 1k set_new")
     assert v["reference_s"] == old["limits"]["by_kind"]["1k"]["ops"]["autocommit_insert"]["per_op_s"]
     assert "## Verdicts" in report.markdown(old)
+
+
+def test_growth_verdicts_quote_the_change_of_both_dict_references(quick, report):
+    """The sweep runs the bare dict (d[k] = v, d[k]) beside dict+pickle, and each
+    growth verdict quotes how much both changed between the same two sizes."""
+    _, res = quick
+    for sid in ("dict", "dict+pickle"):
+        points = res["growth"][sid]
+        assert points and all(p["ok"] for p in points.values()), points
+        for p in points.values():
+            assert all(p["ops"][op]["per_op_s"] > 0 for op in ("get_hot", "set_new", "overwrite"))
+    growth = [v for v in report.verdicts(res) if v["bar"].startswith("growth: per-op")]
+    assert len(growth) == 6
+    for v in growth:
+        assert "; for comparison dict+pickle: " in v["detail"], v["detail"]
+        assert "; for comparison dict: " in v["detail"], v["detail"]
