@@ -362,13 +362,10 @@ def verdicts(results):
             detail = (f"{op} per op at {sizes[0]:,}: {fmt_time(base)}; largest deviation "
                       f"{worst * 100:+.1f}% at {worst_size:,}" if worst is not None
                       else "fewer than two sizes measured")
-            for ref_id in GROWTH_REFERENCES:
+            for ref_id in GROWTH_REFERENCES if worst is not None else ():
                 ref_series = g.get(ref_id) or {}
-                if worst is None or not (ref_series.get(str(sizes[0])) and
-                                         ref_series.get(str(worst_size))):
-                    continue
-                a0 = _op(ref_series[str(sizes[0])], op)
-                a1 = _op(ref_series[str(worst_size)], op)
+                a0 = _op(ref_series.get(str(sizes[0])), op)  # None for a missing point
+                a1 = _op(ref_series.get(str(worst_size)), op)
                 if a0 and a1:
                     detail += f"; for comparison {ref_id}: {(a1 / a0 - 1) * 100:+.1f}%"
             add(f"growth: per-op cost within ±30% from {sizes[0]:,} to {sizes[-1]:,}" if sizes
