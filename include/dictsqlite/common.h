@@ -24,6 +24,10 @@ typedef enum ds_status {
     DS_NEED_IO,   /* only from calls made with allow_io=0: the answer needs
                    * SQLite, so the caller should release the GIL and retry
                    * with allow_io=1. Nothing was changed. */
+    DS_BUSY,      /* another connection held the lock past the busy timeout;
+                   * ds_error.sys_errno is EBUSY. Nothing was changed. */
+    DS_READONLY,  /* a write to a database opened read-only (or a file the
+                   * process may not write); sys_errno is EROFS or EACCES */
 } ds_status;
 
 /* Room for a message such as SQLite's plus the path or key it concerns. */

@@ -59,7 +59,13 @@ typedef struct ds_engine_config {
      * password at open (DS_INVALID). */
     const char *password;
     size_t password_len;
+    /* Lazy/writethrough: once the pending writes hold more than this many
+     * bytes of values, the writer flushes before returning (0 selects the
+     * default, DS_ENGINE_DEFAULT_PENDING_BYTES). */
+    size_t max_pending_bytes;
 } ds_engine_config;
+
+#define DS_ENGINE_DEFAULT_PENDING_BYTES ((size_t)64 << 20)
 
 typedef struct ds_engine ds_engine;
 

@@ -74,6 +74,9 @@ typedef struct ds_store_options {
     int busy_timeout_ms;    /* 0 selects the default (5000) */
     int64_t cache_size_kib; /* 0 selects the default (64 MiB) */
     int64_t mmap_size;      /* 0 selects the default (256 MiB); -1 disables */
+    int read_only;          /* open an existing file without writing to it or
+                             * creating anything beside it; writes fail with
+                             * DS_READONLY, a missing file with DS_IO/ENOENT */
 } ds_store_options;
 
 /* One row to write or delete, as the engine hands it over (values already

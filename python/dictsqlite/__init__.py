@@ -14,6 +14,8 @@ from collections.abc import MutableMapping as _MutableMapping
 from dictsqlite._native import (
     CorruptValueError,
     DatabaseClosedError,
+    DatabaseLockedError,
+    ReadOnlyError,
     DictSQLiteV4,
     TableProxy,
     _flush_all,
@@ -28,6 +30,8 @@ __all__ = [
     "Modes",
     "DatabaseClosedError",
     "CorruptValueError",
+    "DatabaseLockedError",
+    "ReadOnlyError",
     "is_native_available",
     "safe_pickle",
     "__version__",

@@ -38,6 +38,8 @@ const char *ds_status_name(ds_status status)
     case DS_CLOSED: return "closed";
     case DS_INVALID: return "invalid argument";
     case DS_NEED_IO: return "needs I/O";
+    case DS_BUSY: return "database is locked";
+    case DS_READONLY: return "read-only";
     }
     return "unknown status";
 }

@@ -140,6 +140,15 @@ static int native_exec(PyObject *mod)
                       "Raised when a stored value cannot be decoded; the message names "
                       "the key.", PyExc_ValueError) < 0)
         return -1;
+    if (add_exception(mod, &st->DatabaseLockedError, "dictsqlite.DatabaseLockedError",
+                      "Raised when another connection held the database's write lock "
+                      "for longer than the timeout option; nothing was changed. "
+                      "errno is EBUSY.", PyExc_OSError) < 0)
+        return -1;
+    if (add_exception(mod, &st->ReadOnlyError, "dictsqlite.ReadOnlyError",
+                      "Raised by a write to a database opened with read_only=True, "
+                      "or to a file this process may not write.", PyExc_OSError) < 0)
+        return -1;
 
     PyObject *weakref = PyImport_ImportModule("weakref");
     if (!weakref)
@@ -175,6 +184,8 @@ static int native_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->KeyIterator_Type);
     Py_VISIT(st->DatabaseClosedError);
     Py_VISIT(st->CorruptValueError);
+    Py_VISIT(st->DatabaseLockedError);
+    Py_VISIT(st->ReadOnlyError);
     Py_VISIT(st->pickle_dumps);
     Py_VISIT(st->pickle_loads);
     Py_VISIT(st->pickle_protocol);
@@ -191,6 +202,8 @@ static int native_clear(PyObject *mod)
     Py_CLEAR(st->KeyIterator_Type);
     Py_CLEAR(st->DatabaseClosedError);
     Py_CLEAR(st->CorruptValueError);
+    Py_CLEAR(st->DatabaseLockedError);
+    Py_CLEAR(st->ReadOnlyError);
     Py_CLEAR(st->pickle_dumps);
     Py_CLEAR(st->pickle_loads);
     Py_CLEAR(st->pickle_protocol);

@@ -13,6 +13,8 @@ typedef struct ds_module_state {
     PyTypeObject *KeyIterator_Type;
     PyObject *DatabaseClosedError; /* ValueError subclass */
     PyObject *CorruptValueError;   /* ValueError subclass */
+    PyObject *DatabaseLockedError; /* OSError subclass, errno EBUSY */
+    PyObject *ReadOnlyError;       /* OSError subclass, errno EROFS */
     PyObject *pickle_dumps;        /* pickle.dumps */
     PyObject *pickle_loads;        /* pickle.loads */
     PyObject *pickle_protocol;     /* int: the protocol new pickles use */
