@@ -93,6 +93,10 @@ ds_status ds_hotmap_put(ds_hotmap *m, ds_entry *e, int *replaced,
  * nothing (the caller keeps its reference). */
 int ds_hotmap_replace_exact(ds_hotmap *m, ds_entry *old, ds_entry *e);
 
+/* Remove e only if it is still its key's entry (then released): 1 if it
+ * was, else 0 and nothing changes. */
+int ds_hotmap_remove_exact(ds_hotmap *m, const ds_entry *e);
+
 /* Remove the key. Returns the removed entry (caller owns the reference) or
  * NULL if absent. */
 ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,

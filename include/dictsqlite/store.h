@@ -108,6 +108,10 @@ void ds_store_close(ds_store *s);
 
 const char *ds_store_path(const ds_store *s);
 
+/* The longest value a row can hold (SQLite's length limit less room for
+ * the rest of the row). */
+size_t ds_store_max_value_len(const ds_store *s);
+
 /* Point read. On DS_OK, *value is malloc'd (free() it; non-NULL even when
  * *vlen == 0). DS_NOTFOUND if absent. */
 ds_status ds_store_get(ds_store *s, const char *tbl, size_t tlen, const char *key,

@@ -42,6 +42,11 @@ void ds_wbuf_prefetch(const ds_wbuf *b, uint64_t hash);
  * same key. Returns DS_OK or DS_NOMEM (then e is released, buffer unchanged). */
 ds_status ds_wbuf_put(ds_wbuf *b, ds_entry *e);
 
+/* Make room for n more keys, so that the next n puts cannot fail (as long
+ * as no flush begins in between: the engine holds its write lock across
+ * both). DS_OK or DS_NOMEM, buffer unchanged either way. */
+ds_status ds_wbuf_reserve(ds_wbuf *b, size_t n);
+
 /* A new reference to the newest buffered entry for the key (pending first,
  * then in flight), possibly a tombstone; NULL if the key is not buffered. */
 ds_entry *ds_wbuf_get(ds_wbuf *b, uint32_t ns, const char *key, size_t klen,
@@ -53,6 +58,15 @@ int ds_wbuf_holds(ds_wbuf *b, const ds_entry *e);
 
 /* Pending entries (not counting the batch in flight). */
 size_t ds_wbuf_pending(ds_wbuf *b);
+/* Value bytes of the pending entries (not counting the batch in flight). */
+size_t ds_wbuf_pending_bytes(ds_wbuf *b);
+
+/* Take back a write that failed: if mine is still the pending entry of its
+ * key, put prev (the entry it replaced, which the buffer then references
+ * again) in its place, or remove the key when prev is NULL. Returns 1 if
+ * mine was pending and is now gone, 0 if it was not (committed by another
+ * flush, or superseded by a newer write), changing nothing. */
+int ds_wbuf_undo(ds_wbuf *b, const ds_entry *mine, ds_entry *prev);
 
 /* Move pending entries into the in-flight batch. *items points to an array,
  * in first-write order, owned by the buffer and valid until end_flush; *n is

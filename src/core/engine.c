@@ -98,6 +98,11 @@ struct ds_engine {
 
     atomic_uint_fast64_t cold_reads, cold_hits, flushes, rows_flushed,
         flush_failures;
+    size_t max_pending_bytes;
+    int read_only;        /* opened with read_only: every write is refused */
+    /* An encrypted file opened without its password: it reads nothing and
+     * refuses every write, so no plaintext value can mix with ciphertext. */
+    int locked_encrypted;
     int closed;
 };
 
@@ -123,7 +128,7 @@ static size_t default_shards(void)
 
 static void *flusher_main(void *arg);
 static void ensure_keyset(ds_engine *e, uint32_t ns);
-static ds_status flush_locked(ds_engine *e, ds_error *err);
+static ds_status flush_locked(ds_engine *e, int have_write_lock, ds_error *err);
 static void note_own_commit(ds_engine *e);
 
 static ds_status start_flusher(ds_engine *e)
@@ -196,6 +201,51 @@ static ds_status parse_kdf(const char *text, size_t len, ds_kdf_params *p)
     return DS_OK;
 }
 
+static ds_status locked_error(ds_engine *e, ds_error *err)
+{
+    return ds_error_set(err, DS_INVALID, "%s is encrypted: pass encryption_password= "
+                        "to read or write it", ds_store_path(e->store));
+}
+
+/* Is the file encrypted (it has a key check)? Else, does it hold values?
+ * A password may only be given for the first kind or an empty file, since
+ * values written before it would stay plaintext beside the ciphertext. */
+static int stop_at_first(const char *tbl, size_t tlen, void *ctx)
+{
+    (void)tbl;
+    (void)tlen;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+static ds_status check_encryption_state(ds_engine *e, const ds_engine_config *cfg,
+                                        ds_error *err)
+{
+    void *check = NULL;
+    size_t check_len = 0;
+    ds_status st = ds_store_meta_get(e->store, META_CHECK, &check, &check_len, err);
+    free(check);
+    if (st == DS_OK) {
+        if (!cfg->password)
+            e->locked_encrypted = 1;
+        return DS_OK;
+    }
+    if (st != DS_NOTFOUND)
+        return st;
+    if (!cfg->password)
+        return DS_OK;
+    int has_rows = 0;
+    st = ds_store_list_ns(e->store, stop_at_first, &has_rows, err);
+    if (st != DS_OK)
+        return st;
+    if (has_rows)
+        return ds_error_set(err, DS_INVALID, "%s holds unencrypted values, so it cannot "
+                            "be opened with encryption_password; to encrypt it in place "
+                            "run: dictsqlite rekey %s", ds_store_path(e->store),
+                            ds_store_path(e->store));
+    return DS_OK;
+}
+
 static ds_status setup_crypto(ds_engine *e, const ds_engine_config *cfg, ds_error *err)
 {
     const char *path = ds_store_path(e->store);
@@ -263,6 +313,9 @@ ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error 
     e->persist = cfg->persist;
     e->buffer_size = cfg->buffer_size ? cfg->buffer_size : 1;
     e->flush_interval_ms = cfg->flush_interval_ms ? cfg->flush_interval_ms : 1000;
+    e->max_pending_bytes = cfg->max_pending_bytes ? cfg->max_pending_bytes
+                                                  : DS_ENGINE_DEFAULT_PENDING_BYTES;
+    e->read_only = cfg->persist != DS_PERSIST_MEMORY && cfg->store.read_only;
     pthread_mutex_init(&e->flush_lock, NULL);
     pthread_mutex_init(&e->write_lock, NULL);
     pthread_mutex_init(&e->ns_lock, NULL);
@@ -302,12 +355,12 @@ ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error 
         if (st != DS_OK)
             goto fail;
         atomic_init(&e->seen_gen, ds_gencounter_load(e->gen));
-        if (cfg->password) {
+        st = check_encryption_state(e, cfg, err);
+        if (st == DS_OK && cfg->password)
             st = setup_crypto(e, cfg, err);
-            if (st != DS_OK)
-                goto fail;
-        }
-        if (cfg->enable_flusher && start_flusher(e) != DS_OK) {
+        if (st != DS_OK)
+            goto fail;
+        if (cfg->enable_flusher && !e->read_only && start_flusher(e) != DS_OK) {
             st = ds_error_set(err, DS_NOMEM, "cannot start the flusher thread");
             goto fail;
         }
@@ -646,21 +699,6 @@ static void maybe_kick_flusher(ds_engine *e, size_t puts)
     pthread_mutex_unlock(&e->flusher_mutex);
 }
 
-/* After a mutation: commit now, or tell the caller to. */
-static ds_status maybe_flush(ds_engine *e, int allow_io, int *flush_due,
-                             ds_error *err)
-{
-    if (flush_due)
-        *flush_due = 0;
-    if (!flush_is_due(e))
-        return DS_OK;
-    if (allow_io)
-        return ds_engine_flush(e, err);
-    if (flush_due)
-        *flush_due = 1;
-    return DS_OK;
-}
-
 /* ---- other connections ------------------------------------------------ */
 
 int ds_engine_changed(ds_engine *e)
@@ -697,7 +735,7 @@ ds_status ds_engine_sync(ds_engine *e, ds_error *err)
         /* Our pending writes are newer than what we cached; commit them, so
          * that every tier may then be dropped and reread from SQLite. If that
          * fails nothing is dropped and the next call tries again. */
-        st = flush_locked(e, err);
+        st = flush_locked(e, 1, err);
         if (st == DS_OK) {
             ds_hotmap_clear(e->hot, UINT32_MAX);
             ds_warm_clear(e->warm, UINT32_MAX);
@@ -734,7 +772,7 @@ ds_status ds_engine_recount(ds_engine *e, uint32_t ns, ds_error *err)
     ds_status st = DS_OK;
     if (atomic_load(&n->count_stale)) {
         int64_t count = 0;
-        st = flush_locked(e, err);
+        st = flush_locked(e, 1, err);
         if (st == DS_OK)
             st = ds_store_count(e->store, n->name, n->len, &count, err);
         if (st == DS_OK) {
@@ -840,6 +878,8 @@ ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
         *out = x;
         return DS_OK;
     }
+    if (DS_UNLIKELY(e->locked_encrypted))
+        return locked_error(e, err);
     ds_ns *n = ns_at(e, ns);
     if (atomic_load(&n->complete))
         return DS_NOTFOUND;
@@ -914,48 +954,163 @@ static void release_owners(ds_engine *e, const ds_put_item *items, size_t n)
             ds_retire_push(&e->retire, items[i].owner);
 }
 
-/* One put with write_lock held. Consumes it->owner whatever it returns. */
-static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
-                            int allow_io, int *existed, ds_error *err)
+/* ---- the write path: a call that fails changes nothing -----------------
+ *
+ * A put or delete runs in three steps:
+ *   1. check  (write_lock held) everything that can fail: the refusals, the
+ *             existence checks (which may need SQLite), the new entries and
+ *             the buffer room. Nothing has changed yet, so a failure here
+ *             just returns.
+ *   2. apply  the entries to the buffer and the hot tier. Nothing here can
+ *             fail.
+ *   3. commit (writethrough, once buffer_size writes are pending) under
+ *             flush_lock. If the commit fails, the call takes back exactly
+ *             its own writes (undo_writes) before it returns the error, so a
+ *             write that raised is neither visible nor committed later.
+ * Flushes begin under write_lock (flush_locked), so a batch always holds
+ * the whole of a call's writes or none of them. */
+
+/* One write of a call in flight, kept until its commit so it can be taken
+ * back: the entry it buffered and the buffered entry it replaced (NULL if
+ * none), both referenced. */
+typedef struct undo_rec {
+    ds_entry *mine;
+    ds_entry *prev;
+} undo_rec;
+
+static void undo_recs_release(ds_engine *e, undo_rec *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].mine)
+            ds_entry_decref(recs[i].mine, &e->retire);
+        if (recs[i].prev)
+            ds_entry_decref(recs[i].prev, &e->retire);
+    }
+}
+
+/* Take back the writes of a call whose commit failed; flush_lock and
+ * write_lock held, so no batch is in flight and the buffer is stable.
+ * Returns how many were still pending (and are now gone). One that is no
+ * longer pending was either committed by an earlier flush of another call,
+ * or replaced by a newer write: in both cases it is not this call's to undo.
+ * The namespace loses its complete and counted state, since the key's older
+ * value may now only be in SQLite. */
+static size_t undo_writes(ds_engine *e, uint32_t ns, undo_rec *recs, size_t n)
+{
+    size_t undone = 0;
+    for (size_t i = 0; i < n; i++) {
+        ds_entry *mine = recs[i].mine;
+        if (!mine || !ds_wbuf_undo(e->wbuf, mine, recs[i].prev))
+            continue;
+        undone++;
+        /* An undone delete needs nothing here: its key's value is found
+         * again in the buffer (prev) or in SQLite. */
+        if (!(mine->flags & DS_ENTRY_TOMBSTONE))
+            ds_hotmap_remove_exact(e->hot, mine);
+    }
+    if (undone) {
+        ds_ns *nsp = ns_at(e, ns);
+        atomic_store(&nsp->complete, 0);
+        atomic_store(&nsp->count_stale, 1);
+        bump_write_seq(e);
+    }
+    return undone;
+}
+
+/* Refusals that hold for every write, checked before anything changes. */
+static ds_status refuse_writes(ds_engine *e, ds_error *err)
+{
+    if (DS_UNLIKELY(e->read_only))
+        return ds_error_set(err, DS_READONLY, "%s was opened with read_only=True; "
+                            "writes are refused", ds_store_path(e->store));
+    if (DS_UNLIKELY(e->locked_encrypted))
+        return locked_error(e, err);
+    return DS_OK;
+}
+
+/* Can a value of vlen bytes ever be stored? Refused up front, not at the
+ * commit: a row SQLite rejects would fail every later flush too. */
+static ds_status check_value_len(ds_engine *e, const char *key, size_t klen,
+                                 size_t vlen, ds_error *err)
+{
+    if (!e->store)
+        return DS_OK;
+    size_t stored = e->crypto ? ds_crypto_sealed_len(vlen) : vlen;
+    size_t max = ds_store_max_value_len(e->store);
+    if (DS_LIKELY(stored <= max && stored >= vlen))
+        return DS_OK;
+    return ds_error_set(err, DS_INVALID, "the value for key '%.*s' is %zu bytes; "
+                        "SQLite stores at most %zu bytes per value",
+                        (int)(klen > 200 ? 200 : klen), key, vlen, max);
+}
+
+/* Lazy mode bounds the buffer by memory too: a writer that would take it
+ * past max_pending_bytes commits what is pending first (before its own
+ * writes, so a failure leaves them out). DS_NEED_IO when that is due and
+ * allow_io is 0. */
+static ds_status make_room(ds_engine *e, size_t incoming, int allow_io, ds_error *err)
+{
+    if (!e->wbuf || incoming > e->max_pending_bytes)
+        incoming = e->wbuf ? e->max_pending_bytes : 0;
+    if (!e->wbuf || ds_wbuf_pending_bytes(e->wbuf) + incoming <= e->max_pending_bytes ||
+        ds_wbuf_pending(e->wbuf) == 0)
+        return DS_OK;
+    if (!allow_io)
+        return DS_NEED_IO;
+    return ds_engine_flush(e, err);
+}
+
+/* Step 1 for one put (write_lock held): its existence (when the count
+ * needs it) and its entry. Consumes it->owner on failure. */
+static ds_status prepare_put(ds_engine *e, uint32_t ns, const ds_put_item *it,
+                             int allow_io, int *exists, ds_entry **out, ds_error *err)
 {
     ds_ns *n = ns_at(e, ns);
-    /* In a complete namespace every key is in the hot map, so whether the
-     * put replaced something there is the whole answer: one lookup saved. */
-    int complete = atomic_load(&n->complete);
-    int stale = atomic_load(&n->count_stale);
-    int exists = 0;
-    if (!complete && !stale) {
+    *exists = -1; /* unknown: answered by the hot map in a complete namespace */
+    if (!atomic_load(&n->complete) && !atomic_load(&n->count_stale)) {
         ds_status st = exists_locked(e, ns, it->key, it->klen, it->hash, allow_io,
-                                     &exists, err);
+                                     exists, err);
         if (st != DS_OK) {
             release_owners(e, it, 1);
             return st;
         }
     }
-    ds_entry *x = it->owner
+    *out = it->owner
         ? ds_entry_new_external(ns, it->key, it->klen, it->hash, it->codec, it->value,
                                 it->vlen, it->owner, &e->retire)
         : ds_entry_new(ns, it->key, it->klen, it->hash, it->codec, it->value,
                        it->vlen, 0);
-    if (!x)
+    if (!*out)
         return ds_error_set(err, DS_NOMEM, "out of memory storing a value of %zu bytes",
                             it->vlen);
+    return DS_OK;
+}
+
+/* Step 2 for one put (write_lock held; the buffer has room): cannot fail.
+ * Takes the reference to x. exists is prepare_put's answer. */
+static int apply_put(ds_engine *e, uint32_t ns, ds_entry *x, int exists, undo_rec *u)
+{
+    ds_ns *n = ns_at(e, ns);
+    int stale = atomic_load(&n->count_stale);
     if (e->wbuf) {
-        if (ds_wbuf_put(e->wbuf, ds_entry_incref(x)) != DS_OK) {
-            ds_entry_decref(x, &e->retire);
-            return ds_error_set(err, DS_NOMEM, "out of memory buffering a write");
+        if (u) {
+            u->prev = ds_wbuf_get(e->wbuf, ns, ds_entry_key(x), x->klen, x->hash);
+            u->mine = ds_entry_incref(x);
         }
-        ds_warm_remove(e->warm, ns, it->key, it->klen, it->hash);
+        /* ds_wbuf_reserve made the room, so this cannot fail */
+        (void)ds_wbuf_put(e->wbuf, ds_entry_incref(x));
+        ds_warm_remove(e->warm, ns, ds_entry_key(x), x->klen, x->hash);
     }
     int replaced = 0;
     /* An eviction in hot_insert may build the key set, with this key in it. */
     ds_keyset *keys_before = n->keys;
+    uint64_t khash = n->keys || exists < 0 ? ds_hash_bytes(ds_entry_key(x), x->klen) : 0;
     hot_insert(e, x, &replaced);
-    if (complete)
+    if (exists < 0)
         exists = replaced;
     if (!exists && !stale) {
         atomic_fetch_add_explicit(&n->count, 1, memory_order_relaxed);
-        if (keys_before && ds_keyset_add(n->keys, ds_hash_bytes(it->key, it->klen)) < 0) {
+        if (keys_before && ds_keyset_add(n->keys, khash) < 0) {
             /* Without the hash the set could answer "absent" wrongly; drop it
              * and fall back to asking SQLite. */
             ds_keyset_free(n->keys);
@@ -963,10 +1118,40 @@ static ds_status put_locked(ds_engine *e, uint32_t ns, const ds_put_item *it,
         }
     }
     bump_write_seq(e);
-    if (existed)
-        *existed = exists;
-    return DS_OK;
+    return exists;
 }
+
+/* Step 3 (no lock held): commit a writethrough call's writes, or take them
+ * back if that fails. With fewer than buffer_size writes pending there is
+ * nothing to commit yet: they were accepted into the buffer. */
+static ds_status commit_or_undo(ds_engine *e, uint32_t ns, undo_rec *recs, size_t n,
+                                ds_error *err)
+{
+    if (!flush_is_due(e))
+        return DS_OK;
+    pthread_mutex_lock(&e->flush_lock);
+    ds_status st = flush_locked(e, 0, err);
+    if (st != DS_OK) {
+        pthread_mutex_lock(&e->write_lock);
+        /* none of ours pending: committed by another call's flush already */
+        if (undo_writes(e, ns, recs, n) == 0)
+            st = DS_OK;
+        pthread_mutex_unlock(&e->write_lock);
+    }
+    pthread_mutex_unlock(&e->flush_lock);
+    return st;
+}
+
+/* Writethrough commits inside the call, which needs SQLite: with allow_io
+ * 0 the caller is told to come back without the GIL. */
+static int must_commit(const ds_engine *e)
+{
+    return e->persist == DS_PERSIST_WRITETHROUGH;
+}
+
+static ds_status put_items(ds_engine *e, uint32_t ns, const ds_put_item *items,
+                           size_t n, int allow_io, size_t *done, int *existed_first,
+                           ds_error *err);
 
 ds_status ds_engine_put(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                         uint64_t hash, uint8_t codec, const void *value,
@@ -974,69 +1159,154 @@ ds_status ds_engine_put(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                         ds_error *err)
 {
     ds_put_item it = {key, klen, hash, codec, value, vlen, NULL};
+    size_t done = 0;
+    int ex = 0;
+    ds_status st = put_items(e, ns, &it, 1, allow_io, &done, &ex, err);
+    if (existed)
+        *existed = ex;
+    if (flush_due)
+        *flush_due = 0;
+    return st;
+}
+
+/* The body of put and put_many. *existed_first: whether items[0]'s key had
+ * a value. */
+static ds_status put_items(ds_engine *e, uint32_t ns, const ds_put_item *items,
+                           size_t n, int allow_io, size_t *done, int *existed_first,
+                           ds_error *err)
+{
+    *done = 0;
+    ds_status st = refuse_writes(e, err);
+    size_t incoming = 0;
+    for (size_t i = 0; i < n && st == DS_OK; i++) {
+        st = check_value_len(e, items[i].key, items[i].klen, items[i].vlen, err);
+        incoming += items[i].vlen;
+    }
+    if (st == DS_OK && !allow_io && must_commit(e))
+        st = DS_NEED_IO;
+    if (st == DS_OK)
+        st = make_room(e, incoming, allow_io, err);
+    if (st != DS_OK) {
+        release_owners(e, items, n);
+        return st;
+    }
     if (allow_io)
         ensure_keyset(e, ns);
-    if (!lock_writes(e, allow_io))
-        return DS_NEED_IO;
-    ds_status st = put_locked(e, ns, &it, allow_io, existed, err);
+
+    /* step 1 */
+    ds_entry *one_x;
+    int one_exists;
+    undo_rec one_rec = {NULL, NULL};
+    ds_entry **xs = n == 1 ? &one_x : malloc(n * sizeof(*xs));
+    int *exists = n == 1 ? &one_exists : malloc(n * sizeof(*exists));
+    int want_undo = must_commit(e) && e->wbuf;
+    undo_rec *recs = !want_undo ? NULL : n == 1 ? &one_rec : calloc(n, sizeof(*recs));
+    if (!xs || !exists || (want_undo && !recs)) {
+        if (n != 1) {
+            free(xs);
+            free(exists);
+            free(recs);
+        }
+        release_owners(e, items, n);
+        return ds_error_set(err, DS_NOMEM, "out of memory storing %zu values", n);
+    }
+    if (!lock_writes(e, allow_io)) {
+        st = DS_NEED_IO;
+        release_owners(e, items, n);
+        goto out;
+    }
+    size_t made = 0;
+    for (; made < n; made++) {
+        st = prepare_put(e, ns, &items[made], allow_io, &exists[made], &xs[made], err);
+        if (st != DS_OK)
+            break;
+    }
+    if (st == DS_OK && e->wbuf && ds_wbuf_reserve(e->wbuf, n) != DS_OK)
+        st = ds_error_set(err, DS_NOMEM, "out of memory buffering %zu writes", n);
+    if (st != DS_OK) {
+        pthread_mutex_unlock(&e->write_lock);
+        for (size_t i = 0; i < made; i++)
+            ds_entry_decref(xs[i], &e->retire);
+        if (made < n) /* prepare_put consumed items[made]'s owner */
+            release_owners(e, items + made + 1, n - made - 1);
+        goto out;
+    }
+    /* step 2 */
+    for (size_t i = 0; i < n; i++) {
+        int ex = apply_put(e, ns, xs[i], exists[i], recs ? &recs[i] : NULL);
+        if (i == 0 && existed_first)
+            *existed_first = ex;
+    }
     pthread_mutex_unlock(&e->write_lock);
-    if (st != DS_OK)
-        return st;
-    maybe_kick_flusher(e, 1);
-    return maybe_flush(e, allow_io, flush_due, err);
+    /* step 3 */
+    if (want_undo)
+        st = commit_or_undo(e, ns, recs, n, err);
+    else
+        maybe_kick_flusher(e, n);
+    if (st == DS_OK)
+        *done = n;
+out:
+    if (recs)
+        undo_recs_release(e, recs, n);
+    if (n != 1) {
+        free(xs);
+        free(exists);
+        free(recs);
+    }
+    return st;
 }
 
 ds_status ds_engine_put_many(ds_engine *e, uint32_t ns, const ds_put_item *items,
                              size_t n, int allow_io, size_t *done, int *flush_due,
                              ds_error *err)
 {
-    *done = 0;
-    if (allow_io)
-        ensure_keyset(e, ns);
-    if (!lock_writes(e, allow_io)) {
-        release_owners(e, items, n);
-        return DS_NEED_IO;
+    if (flush_due)
+        *flush_due = 0;
+    if (n == 0) {
+        *done = 0;
+        return refuse_writes(e, err);
     }
-    ds_status st = DS_OK;
-    size_t i = 0;
-    for (; i < n; i++) {
-        st = put_locked(e, ns, &items[i], allow_io, NULL, err);
-        if (st != DS_OK)
-            break;
-    }
-    pthread_mutex_unlock(&e->write_lock);
-    *done = i;
-    if (st != DS_OK) {
-        release_owners(e, items + i + 1, n - i - 1);
-        return st;
-    }
-    maybe_kick_flusher(e, i);
-    return maybe_flush(e, allow_io, flush_due, err);
+    return put_items(e, ns, items, n, allow_io, done, NULL, err);
 }
 
 ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t klen,
                            uint64_t hash, int allow_io, int *flush_due,
                            ds_error *err)
 {
+    if (flush_due)
+        *flush_due = 0;
+    ds_status st = refuse_writes(e, err);
+    if (st == DS_OK && !allow_io && must_commit(e))
+        st = DS_NEED_IO;
+    if (st != DS_OK)
+        return st;
     if (allow_io)
         ensure_keyset(e, ns);
     if (!lock_writes(e, allow_io))
         return DS_NEED_IO;
     int exists = 0;
-    ds_status st = exists_locked(e, ns, key, klen, hash, allow_io, &exists, err);
+    undo_rec rec = {NULL, NULL};
+    ds_entry *tomb = NULL;
+    st = exists_locked(e, ns, key, klen, hash, allow_io, &exists, err);
     if (st == DS_OK && !exists)
         st = DS_NOTFOUND;
     if (st == DS_OK && e->wbuf) {
-        ds_entry *tomb = ds_entry_new(ns, key, klen, hash, 0, NULL, 0,
-                                      DS_ENTRY_TOMBSTONE);
+        tomb = ds_entry_new(ns, key, klen, hash, 0, NULL, 0, DS_ENTRY_TOMBSTONE);
         if (!tomb)
             st = ds_error_set(err, DS_NOMEM, "out of memory deleting a key");
-        else if (ds_wbuf_put(e->wbuf, tomb) != DS_OK)
+        else if (ds_wbuf_reserve(e->wbuf, 1) != DS_OK)
             st = ds_error_set(err, DS_NOMEM, "out of memory buffering a delete");
-        else
-            ds_warm_remove(e->warm, ns, key, klen, hash);
     }
     if (st == DS_OK) {
+        if (tomb) {
+            if (must_commit(e)) {
+                rec.prev = ds_wbuf_get(e->wbuf, ns, key, klen, hash);
+                rec.mine = ds_entry_incref(tomb);
+            }
+            (void)ds_wbuf_put(e->wbuf, tomb); /* room reserved above */
+            tomb = NULL;
+            ds_warm_remove(e->warm, ns, key, klen, hash);
+        }
         ds_entry *old = ds_hotmap_remove(e->hot, ns, key, klen, hash);
         if (old)
             ds_entry_decref(old, &e->retire);
@@ -1048,13 +1318,21 @@ ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t kl
         bump_write_seq(e);
     }
     pthread_mutex_unlock(&e->write_lock);
-    if (st != DS_OK)
-        return st;
-    return maybe_flush(e, allow_io, flush_due, err);
+    if (tomb)
+        ds_entry_decref(tomb, &e->retire);
+    if (st == DS_OK && rec.mine)
+        st = commit_or_undo(e, ns, &rec, 1, err);
+    else if (st == DS_OK)
+        maybe_kick_flusher(e, 1);
+    undo_recs_release(e, &rec, 1);
+    return st;
 }
 
 ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err)
 {
+    ds_status refused = refuse_writes(e, err);
+    if (refused != DS_OK)
+        return refused;
     pthread_mutex_lock(&e->flush_lock);
     pthread_mutex_lock(&e->write_lock);
     ds_ns *n = ns_at(e, ns);
@@ -1113,12 +1391,18 @@ static void flush_rows_done(ds_engine *e, ds_store_item *rows)
         free(rows);
 }
 
-/* Commit the write buffer; flush_lock held. */
-static ds_status flush_locked(ds_engine *e, ds_error *err)
+/* Commit the write buffer; flush_lock held. The batch is taken under
+ * write_lock, so it holds all of a call's writes or none (see the write
+ * path above). */
+static ds_status flush_locked(ds_engine *e, int have_write_lock, ds_error *err)
 {
     ds_entry *const *items;
     size_t n = 0;
+    if (!have_write_lock)
+        pthread_mutex_lock(&e->write_lock);
     ds_status st = ds_wbuf_begin_flush(e->wbuf, &items, &n);
+    if (!have_write_lock)
+        pthread_mutex_unlock(&e->write_lock);
     if (st != DS_OK)
         return ds_error_set(err, st, "internal error: a flush is already in flight");
     if (n == 0) {
@@ -1186,7 +1470,7 @@ ds_status ds_engine_flush(ds_engine *e, ds_error *err)
     if (!e->store)
         return DS_OK;
     pthread_mutex_lock(&e->flush_lock);
-    ds_status st = flush_locked(e, err);
+    ds_status st = flush_locked(e, 0, err);
     pthread_mutex_unlock(&e->flush_lock);
     return st;
 }
@@ -1215,7 +1499,7 @@ static void ensure_keyset(ds_engine *e, uint32_t ns)
     pthread_mutex_lock(&e->flush_lock);
     pthread_mutex_lock(&e->write_lock);
     ds_error err;
-    if (!n->keys && !atomic_load(&n->complete) && flush_locked(e, &err) == DS_OK) {
+    if (!n->keys && !atomic_load(&n->complete) && flush_locked(e, 1, &err) == DS_OK) {
         ds_keyset *ks = ds_keyset_new((size_t)atomic_load(&n->count));
         size_t rows = 0;
         if (ks && ds_store_scan(e->store, n->name, n->len, NULL, 0, SIZE_MAX, 0,
@@ -1294,6 +1578,8 @@ ds_status ds_engine_scan(ds_engine *e, uint32_t ns, const char *after,
     *n_out = 0;
     if (!e->store)
         return ds_error_set(err, DS_INVALID, "memory mode has no store to scan");
+    if (DS_UNLIKELY(e->locked_encrypted))
+        return locked_error(e, err);
     ds_status st = ds_engine_flush(e, err);
     if (st != DS_OK)
         return st;

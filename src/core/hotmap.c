@@ -635,6 +635,21 @@ int ds_hotmap_replace_exact(ds_hotmap *m, ds_entry *old, ds_entry *e)
     return done;
 }
 
+int ds_hotmap_remove_exact(ds_hotmap *m, const ds_entry *e)
+{
+    shard *s = shard_of(m, e->hash);
+    pthread_mutex_lock(&s->lock);
+    size_t i = find_slot(s, e->ns, e->data, e->klen, e->hash);
+    ds_entry *found = i != SLOT_NONE ? entry_at(s, i) : NULL;
+    int done = found == e;
+    if (done)
+        take_out(m, s, i, found);
+    pthread_mutex_unlock(&s->lock);
+    if (done)
+        ds_entry_decref(found, m->retire);
+    return done;
+}
+
 ds_entry *ds_hotmap_remove(ds_hotmap *m, uint32_t ns, const char *key, size_t klen,
                            uint64_t hash)
 {

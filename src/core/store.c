@@ -531,6 +531,14 @@ const char *ds_store_path(const ds_store *s)
     return s ? s->path : NULL;
 }
 
+/* Provisional (the store helper replaces it): SQLite's length limit less
+ * room for the row's other columns. */
+size_t ds_store_max_value_len(const ds_store *s)
+{
+    int limit = sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1);
+    return limit > 65536 ? (size_t)limit - 65536 : 0;
+}
+
 /* ---- point access ----------------------------------------------------- */
 
 /* ?1 = namespace, ?2 = key: the preamble of every per-key statement. */

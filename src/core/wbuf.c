@@ -65,8 +65,20 @@ struct ds_wbuf {
     wtab flight;
     wtab spare; /* no entries: arrays only, or nothing */
     int in_flight;
+    /* value bytes of the pending entries (not the batch in flight), so the
+     * engine can bound a lazy buffer by memory as well as by count */
+    size_t pend_bytes;
     ds_retire *retire;
 };
+
+static size_t bytes_of(ds_entry *const *order, size_t n)
+{
+    size_t total = 0;
+    for (size_t p = 0; p < n; p++)
+        if (order[p])
+            total += order[p]->vlen;
+    return total;
+}
 
 static inline int ns_match(const ds_entry *e, uint32_t ns)
 {
@@ -255,6 +267,7 @@ ds_status ds_wbuf_put(ds_wbuf *b, ds_entry *e)
         /* old may be e itself: then this drops the caller's extra ref. */
         old = b->pend.order[p];
         b->pend.order[p] = e;
+        b->pend_bytes += e->vlen - old->vlen;
     } else {
         size_t need = b->pend.n + 1 + (b->in_flight ? b->flight.n : 0);
         if (wtab_reserve(&b->pend, need) != 0) {
@@ -264,11 +277,21 @@ ds_status ds_wbuf_put(ds_wbuf *b, ds_entry *e)
         }
         index_insert(b->pend.idx, b->pend.mask, e->hash, b->pend.n);
         b->pend.order[b->pend.n++] = e;
+        b->pend_bytes += e->vlen;
     }
     pthread_mutex_unlock(&b->lock);
     if (old)
         ds_entry_decref(old, b->retire);
     return DS_OK;
+}
+
+ds_status ds_wbuf_reserve(ds_wbuf *b, size_t n)
+{
+    pthread_mutex_lock(&b->lock);
+    size_t need = b->pend.n + n + (b->in_flight ? b->flight.n : 0);
+    int rc = wtab_reserve(&b->pend, need);
+    pthread_mutex_unlock(&b->lock);
+    return rc == 0 ? DS_OK : DS_NOMEM;
 }
 
 ds_entry *ds_wbuf_get(ds_wbuf *b, uint32_t ns, const char *key, size_t klen,
@@ -315,6 +338,41 @@ size_t ds_wbuf_pending(ds_wbuf *b)
     return n;
 }
 
+size_t ds_wbuf_pending_bytes(ds_wbuf *b)
+{
+    pthread_mutex_lock(&b->lock);
+    size_t n = b->pend_bytes;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}
+
+int ds_wbuf_undo(ds_wbuf *b, const ds_entry *mine, ds_entry *prev)
+{
+    ds_entry *drop = NULL;
+    pthread_mutex_lock(&b->lock);
+    wtab *t = &b->pend;
+    size_t p = lookup_entry(t, mine);
+    if (p == NOT_FOUND || t->order[p] != mine) {
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+    }
+    drop = t->order[p];
+    b->pend_bytes -= drop->vlen;
+    if (prev) {
+        t->order[p] = ds_entry_incref(prev);
+        b->pend_bytes += prev->vlen;
+    } else {
+        /* Only failed calls get here, so an O(n) compaction is fine; the
+         * index has no tombstones, hence the rebuild. */
+        memmove(t->order + p, t->order + p + 1, (t->n - p - 1) * sizeof(*t->order));
+        t->n--;
+        reindex(t);
+    }
+    pthread_mutex_unlock(&b->lock);
+    ds_entry_decref(drop, b->retire);
+    return 1;
+}
+
 ds_status ds_wbuf_begin_flush(ds_wbuf *b, ds_entry *const **items, size_t *n)
 {
     pthread_mutex_lock(&b->lock);
@@ -343,6 +401,7 @@ ds_status ds_wbuf_begin_flush(ds_wbuf *b, ds_entry *const **items, size_t *n)
     }
     b->flight = b->pend;
     b->pend = fresh;
+    b->pend_bytes = 0;
     b->in_flight = 1;
     *items = b->flight.order;
     *n = b->flight.n;
@@ -391,8 +450,10 @@ void ds_wbuf_end_flush(ds_wbuf *b, int committed)
     wtab done = b->flight;
     memset(&b->flight, 0, sizeof(b->flight));
     b->in_flight = 0;
-    if (!committed)
+    if (!committed) {
         merge_back(b, &done);
+        b->pend_bytes = bytes_of(b->pend.order, b->pend.n);
+    }
     pthread_mutex_unlock(&b->lock);
     wtab_release_entries(&done, b->retire);
     if (done.cap > SPARE_MAX_CAP) {
@@ -434,6 +495,7 @@ void ds_wbuf_drop_ns(ds_wbuf *b, uint32_t ns)
     }
     t->n = w;
     reindex(t);
+    b->pend_bytes = bytes_of(t->order, t->n);
     pthread_mutex_unlock(&b->lock);
     for (size_t i = 0; i < k; i++)
         ds_entry_decref(dead[i], b->retire);

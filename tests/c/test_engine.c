@@ -324,6 +324,70 @@ static void test_failed_flush_keeps_the_buffer_and_reports(void)
     close_engine(e);
 }
 
+/* A writethrough write whose commit fails is taken back: not visible, not
+ * committed by a later flush, and the writes around it are unaffected. */
+static void test_failed_writethrough_commit_changes_nothing(void)
+{
+    ds_engine *e = open_engine("undo.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
+    uint32_t ns = ns_of(e, "main");
+    CHECK_EQ_INT(put(e, ns, "kept", "1"), DS_OK);
+    CHECK_EQ_INT(put(e, ns, "old", "v1"), DS_OK);
+    sqlite3 *other;
+    CHECK_EQ_INT(sqlite3_open(path_of("undo.db"), &other), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    CHECK(put(e, ns, "new", "x") != DS_OK);
+    CHECK(put(e, ns, "old", "v2") != DS_OK);
+    CHECK(del(e, ns, "kept") != DS_OK);
+    CHECK_EQ_INT(has(e, ns, "new", "x"), 0);
+    CHECK_EQ_INT(has(e, ns, "old", "v1"), 1);
+    CHECK_EQ_INT(has(e, ns, "kept", "1"), 1);
+    ds_engine_stats s;
+    ds_engine_get_stats(e, &s);
+    CHECK_EQ_INT(s.dirty_entries, 0);
+    CHECK_EQ_INT(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    ds_error err;
+    CHECK_EQ_INT(ds_engine_recount(e, ns, &err), DS_OK);
+    CHECK_EQ_INT(ds_engine_len(e, ns), 2);
+    CHECK_EQ_INT(put(e, ns, "after", "y"), DS_OK);
+    close_engine(e);
+    e = open_engine("undo.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
+    ns = ns_of(e, "main");
+    CHECK_EQ_INT(has(e, ns, "new", "x"), 0);
+    CHECK_EQ_INT(has(e, ns, "old", "v1"), 1);
+    CHECK_EQ_INT(has(e, ns, "kept", "1"), 1);
+    CHECK_EQ_INT(has(e, ns, "after", "y"), 1);
+    close_engine(e);
+}
+
+/* Past max_pending_bytes a lazy writer commits what is pending first. */
+static void test_lazy_buffer_is_bounded_by_bytes(void)
+{
+    ds_engine_config cfg = {0};
+    cfg.path = path_of("bytes.db");
+    cfg.persist = DS_PERSIST_LAZY;
+    cfg.hot_capacity = 1000;
+    cfg.buffer_size = 1000000;
+    cfg.max_pending_bytes = 10000;
+    ds_engine *e = NULL;
+    ds_error err;
+    CHECK_EQ_INT(ds_engine_open(&cfg, &e, &err), DS_OK);
+    uint32_t ns = ns_of(e, "main");
+    char value[1001];
+    memset(value, 'v', 1000);
+    value[1000] = 0;
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        CHECK_EQ_INT(put(e, ns, key, value), DS_OK);
+        ds_engine_stats s;
+        ds_engine_get_stats(e, &s);
+        CHECK(s.dirty_entries <= 11);
+    }
+    CHECK(rows_in_file("bytes.db") >= 89); /* committed by the writers themselves */
+    close_engine(e);
+}
+
 static void test_two_engines_on_one_file_see_each_others_commits(void)
 {
     ds_engine *a = open_engine("two.db", DS_PERSIST_WRITETHROUGH, 1000, 1, 0);
@@ -499,6 +563,8 @@ int main(void)
     RUN_TEST(test_snapshot_and_scan_are_in_key_order);
     RUN_TEST(test_flusher_thread_commits_within_the_interval);
     RUN_TEST(test_failed_flush_keeps_the_buffer_and_reports);
+    RUN_TEST(test_failed_writethrough_commit_changes_nothing);
+    RUN_TEST(test_lazy_buffer_is_bounded_by_bytes);
     RUN_TEST(test_two_engines_on_one_file_see_each_others_commits);
     RUN_TEST(test_unwritable_path_reports_the_path);
     RUN_TEST(test_values_held_by_reference_are_committed_and_retired);
