@@ -7,6 +7,7 @@
 #include <structmember.h>
 #include <unistd.h>
 
+#include "db_ops.h"
 #include "mapping.h"
 #include "options.h"
 

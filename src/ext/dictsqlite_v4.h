@@ -80,25 +80,6 @@ static inline int DSV4_USABLE(DictSQLiteV4Object *self)
             return NULL;                                                       \
     } while (0)
 
-/* Release the cached decoded objects of entries the core freed. */
-void dsv4_drain_retired(DictSQLiteV4Object *self);
-
-/* Commit pending writes with the GIL released. 0 or -1. */
-int dsv4_flush_now(DictSQLiteV4Object *self);
-
-/* Raise the Python exception for a core failure. */
-void dsv4_raise(DictSQLiteV4Object *self, ds_status st, const ds_error *err);
-
-/* Per-namespace operations; each assumes DSV4_USABLE was checked.
- * dsv4_get: new reference; NULL with KeyError(key) when missing and
- * *missing set to 1 (so callers with a default can clear it cheaply). */
-PyObject *dsv4_get(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, int *missing);
-int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *value);
-int dsv4_delete(DictSQLiteV4Object *self, uint32_t ns, PyObject *key);
-int dsv4_contains(DictSQLiteV4Object *self, uint32_t ns, PyObject *key);
-int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs);
-int dsv4_clear(DictSQLiteV4Object *self, uint32_t ns);
-
 /* keys / values / items as lists, in key order */
 enum { DSV4_KEYS, DSV4_VALUES, DSV4_ITEMS };
 PyObject *dsv4_list(DictSQLiteV4Object *self, uint32_t ns, int what, Py_ssize_t limit);

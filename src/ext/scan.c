@@ -1,6 +1,8 @@
 /* Namespace cursors for the binding (see scan.h). */
 #include "scan.h"
 
+#include "db_ops.h"
+
 #include <stdlib.h>
 #include <string.h>
 

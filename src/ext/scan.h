@@ -52,7 +52,4 @@ void ds_cursor_release(ds_cursor *c);
 int ds_scan_rows(DictSQLiteV4Object *self, uint32_t ns, int with_values,
                  Py_ssize_t limit, int (*fn)(const ds_row *row, void *ctx), void *ctx);
 
-/* Decode an entry's value, caching immutable results on the entry. */
-PyObject *dsv4_decode_entry(DictSQLiteV4Object *self, ds_entry *x, PyObject *key);
-
 #endif
