@@ -45,6 +45,23 @@ SEEDS = range(int(os.environ.get("DICTSQLITE_FUZZ_SEED", "0")),
 
 _totals = {}
 
+# Batches that crash at HEAD for a reason outside the decoders, until the fix
+# lands (then the strict xfail fails: remove the entry).
+KNOWN_CRASHES = {
+    # Defect 1 of issue 11: an instance whose close() did not get its writes
+    # to the damaged file segfaults in V4_dealloc after "Exception ignored in:
+    # <DictSQLiteV4 '...file122.db' (closed)> CorruptValueError: cannot write
+    # to ...: database disk image is malformed".
+    ("files", 0, "jsonb", "writethrough"):
+        "issue 11 defect 1: dealloc after a failed final flush segfaults",
+}
+
+
+def mark_known_crash(request, kind, seed, storage_mode, persist_mode):
+    reason = KNOWN_CRASHES.get((kind, seed, storage_mode, persist_mode))
+    if reason and not CASES_ENV:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
 
 @pytest.fixture(scope="module", autouse=True)
 def fuzz_summary(request):
@@ -115,9 +132,10 @@ def test_fuzz_stored_values(seed, storage_mode, persist_mode, tmp_path):
 @pytest.mark.parametrize("persist_mode", PERSIST_MODES)
 @pytest.mark.parametrize("storage_mode", STORAGE_MODES)
 @pytest.mark.parametrize("seed", SEEDS)
-def test_fuzz_damaged_files(seed, storage_mode, persist_mode, tmp_path):
+def test_fuzz_damaged_files(seed, storage_mode, persist_mode, tmp_path, request):
     """Truncated files, non-SQLite files, a SQLite header over garbage,
     flipped bytes, damaged pages, a garbage -wal, hostile schema."""
+    mark_known_crash(request, "files", seed, storage_mode, persist_mode)
     r = run_batch("files", seed, storage_mode, persist_mode, tmp_path)
     assert r["exceptions"]["open"].get("OSError", 0) > 0
 
