@@ -8,6 +8,6 @@ SUDO=""
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
     build-essential pkg-config cmake python3-dev python3-pip python3-venv \
-    libsqlite3-dev libssl-dev libmsgpack-dev libcjson-dev libargon2-dev >/dev/null
+    libsqlite3-dev libssl-dev libmsgpack-dev libcjson-dev libargon2-dev clang >/dev/null
 python3 -m pip install -q --upgrade pip setuptools wheel pytest
 python3 -m pip install -q .
