@@ -232,6 +232,12 @@ static void ds_raise_from(PyObject *exc_type, const char *fmt, PyObject *arg)
 
 /* ---- decoder ------------------------------------------------------------- */
 
+/* Bytes are data: bytes that looked like a pickle when stored (the
+ * passthrough, DS_CODEC_FLAG_PREPICKLED) may come from anyone, so they are
+ * read only through the restricted unpickler, and a pickle it refuses reads
+ * back as the original bytes (safe_pickle.passthrough_loads). Pickles this
+ * library wrote itself, from objects the application stored, go through
+ * pickle.loads (or the safe policy when enabled). */
 static PyObject *decode_pickle(ds_module_state *st, uint8_t codec, const char *data,
                                size_t len, PyObject *policy)
 {
@@ -244,23 +250,26 @@ static PyObject *decode_pickle(ds_module_state *st, uint8_t codec, const char *d
     if (!bytes)
         return NULL;
     PyObject *r;
-    if (policy) {
+    if (codec & DS_CODEC_FLAG_PREPICKLED) {
+        PyObject *fn = safe_pickle_function(st, "passthrough_loads");
+        r = fn ? PyObject_CallFunctionObjArgs(fn, bytes, policy ? policy : Py_None, NULL)
+               : NULL;
+        Py_XDECREF(fn);
+    } else if (policy) {
         PyObject *fn = safe_pickle_function(st, "safe_loads_with_policy");
         r = fn ? PyObject_CallFunctionObjArgs(fn, bytes, policy, NULL) : NULL;
         Py_XDECREF(fn);
     } else {
         r = PyObject_CallOneArg(st->pickle_loads, bytes);
     }
-    if (!r && (codec & DS_CODEC_FLAG_PREPICKLED) &&
-        !PyErr_ExceptionMatches(PyExc_MemoryError) &&
-        !(policy && PyErr_ExceptionMatches(PyExc_ValueError))) {
-        /* pickle-shaped bytes that were never a pickle: give them back */
-        PyErr_Clear();
-        return bytes;
-    }
     Py_DECREF(bytes);
     return r;
 }
+
+/* A pickle cannot describe more than a small multiple of its own size in
+ * plain data, so a MemoryError while loading a small one means its header
+ * lies (say, a frame claiming 2^62 bytes): the value is corrupt. */
+#define DS_PICKLE_OOM_IS_CORRUPT_BELOW ((size_t)1 << 20)
 
 PyObject *ds_decode_value(ds_module_state *st, uint8_t codec, const char *data,
                           size_t len, PyObject *key, PyObject *safe_policy)
@@ -275,8 +284,18 @@ PyObject *ds_decode_value(ds_module_state *st, uint8_t codec, const char *data,
     switch ((codec & 0x80) ? 0 : codec & DS_CODEC_MASK) {
     case DS_CODEC_PICKLE:
         r = decode_pickle(st, codec, data, len, safe_policy);
-        if (!r && safe_policy && PyErr_ExceptionMatches(PyExc_ValueError))
-            return NULL; /* a safe-pickle refusal names the global; keep it */
+        if (!r && safe_policy && PyErr_ExceptionMatches(PyExc_ValueError)) {
+            /* a safe-pickle refusal: keep its type, name the key */
+            ds_raise_from(PyExc_ValueError, "refused to read the value of key %R", key);
+            return NULL;
+        }
+        if (!r && len < DS_PICKLE_OOM_IS_CORRUPT_BELOW &&
+            PyErr_ExceptionMatches(PyExc_MemoryError)) {
+            ds_raise_from(st->CorruptValueError,
+                          "cannot decode the value of key %R (it claims more memory "
+                          "than a pickle of its size can hold)", key);
+            return NULL;
+        }
         break;
     case DS_CODEC_JSON:
         r = ds_json_decode(data, len);

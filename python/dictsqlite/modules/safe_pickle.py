@@ -23,6 +23,8 @@ __all__ = [
     "SafeUnpickler",
     "safe_loads",
     "validate_pickle",
+    "passthrough_loads",
+    "make_policy",
     "DEFAULT_DENIED_GLOBALS",
     "DEFAULT_ALLOWED_BUILTINS",
 ]
@@ -130,16 +132,35 @@ class SafePolicy:
             return None
         return False
 
-    def allows(self, module: str, name: str, obj: object) -> bool:
+    def _allows_as_named(self, module: str, name: str, obj: object) -> bool:
         verdict = self.check_name(module, name)
         if verdict is None:
             if inspect.isclass(obj):
                 verdict = self.allow_classes_from_prefixes
             else:
                 verdict = self.allow_functions_from_prefixes and callable(obj)
-        if verdict and self.validator is not None:
-            verdict = bool(self.validator(module, name, obj))
-        return verdict
+        return bool(verdict)
+
+    def allows(self, module: str, name: str, obj: object) -> bool:
+        """May the global reached as module.name, which resolved to obj, be
+        loaded? The name it was reached through is not enough: an allowed
+        module that imports subprocess makes "myapp.Popen" or
+        "myapp / subprocess.Popen" resolve to subprocess.Popen. So what obj
+        itself is (its __module__ and __qualname__) must be allowed too, and a
+        dotted name whose target does not say where it lives is refused."""
+        if not self._allows_as_named(module, name, obj):
+            return False
+        real_module = getattr(obj, "__module__", None)
+        real_name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+        if isinstance(real_module, str) and isinstance(real_name, str):
+            if (real_module, real_name) != (module, name) and \
+                    not self._allows_as_named(real_module, real_name, obj):
+                return False
+        elif "." in name:
+            return False
+        if self.validator is not None:
+            return bool(self.validator(module, name, obj))
+        return True
 
 
 def _forbidden(module: str, name: str) -> pickle.UnpicklingError:
@@ -222,15 +243,71 @@ def validate_pickle(data, policy: Optional[SafePolicy] = None) -> None:
         raise ValueError(f"not a valid pickle: {exc}") from exc
     for module, name in found:
         verdict = policy.check_name(module, name)
-        if verdict is None:
+        if verdict is not False:
+            # Resolved as a protocol-4 read would (dotted names included),
+            # so the write check and the read agree.
             try:
-                obj = pickle.Unpickler(io.BytesIO(b"")).find_class(module, name)
+                obj = _resolve(module, name)
             except Exception:
                 verdict = False
             else:
                 verdict = policy.allows(module, name, obj)
         if not verdict:
             raise ValueError(f"forbidden global: {module}.{name}")
+
+
+def _resolve(module: str, name: str):
+    """What pickle's find_class would return for (module, name) at protocol
+    4 and later, where name may be a dotted path."""
+    obj = __import__(module, fromlist=["_"]) if module else None
+    if obj is None:
+        raise ValueError("empty module name")
+    for part in name.split("."):
+        if part == "<locals>":
+            raise AttributeError(name)
+        obj = getattr(obj, part)
+    return obj
+
+
+_DEFAULT_POLICY = SafePolicy()
+
+
+def passthrough_loads(data, policy: Optional[SafePolicy] = None):
+    """How DictSQLiteV4 reads bytes that were stored through the pickle
+    passthrough (bytes that looked like a pickle): through the restricted
+    unpickler only. A pickle of plain data comes back as its object; one that
+    names a global the policy refuses, or that is not a valid pickle, comes
+    back as the original bytes. Nothing in it runs."""
+    try:
+        return safe_loads(data, policy=policy if policy is not None else _DEFAULT_POLICY)
+    except RecursionError:
+        raise
+    except Exception:
+        return data
+
+
+def make_policy(allowed_modules) -> SafePolicy:
+    """The policy for DictSQLiteV4(enable_safe_pickle=True,
+    safe_pickle_allowed_modules=allowed_modules): allowed_modules is None or
+    an iterable of module names (str) whose classes may be loaded."""
+    if allowed_modules is None:
+        return SafePolicy()
+    if isinstance(allowed_modules, (str, bytes, bytearray)):
+        raise TypeError("safe_pickle_allowed_modules must be a list of module names "
+                        f"(str), not a single {type(allowed_modules).__name__}")
+    try:
+        names = list(allowed_modules)
+    except TypeError:
+        raise TypeError("safe_pickle_allowed_modules must be a list of module names "
+                        f"(str), got {type(allowed_modules).__name__}") from None
+    for item in names:
+        if not isinstance(item, str):
+            raise TypeError("safe_pickle_allowed_modules must hold module names (str); "
+                            f"got {item!r}")
+        if not item or not all(part.isidentifier() for part in item.split(".")):
+            raise ValueError("safe_pickle_allowed_modules holds "
+                             f"{item!r}, which is not a module name")
+    return SafePolicy(allowed_module_prefixes=names)
 
 
 def safe_loads_with_policy(data, policy: SafePolicy):
