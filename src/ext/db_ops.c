@@ -15,7 +15,7 @@
 
 int dsv4_check_usable(DictSQLiteV4Object *self)
 {
-    if (self->fork_generation != ds_fork_generation && self->engine) {
+    if (self->fork_generation != ds_fork_generation && !self->closed) {
         PyErr_Format(self->state->DatabaseClosedError,
                      "this DictSQLiteV4 (%R) was opened before fork(); a child "
                      "process must open the database again", self->path);
@@ -31,13 +31,17 @@ int dsv4_check_usable(DictSQLiteV4Object *self)
 ds_status ds_run_op(DictSQLiteV4Object *self, ds_op_fn fn, void *ctx, int io_first,
                     void (*before_retry)(void *ctx), ds_error *err)
 {
+    /* The caller may have run Python code (str() of a key, pickling a
+     * value) since it checked, and that code may have closed the database. */
+    if (DS_UNLIKELY(self->closed))
+        return DS_CLOSED;
     ds_status st = DS_NEED_IO;
     if (!io_first)
         st = fn(self->engine, 0, ctx, err);
     if (st == DS_NEED_IO) {
         if (before_retry && !io_first)
             before_retry(ctx);
-        DS_WITHOUT_GIL(self, st = fn(self->engine, 1, ctx, err));
+        DS_WITHOUT_GIL(self, st, fn(self->engine, 1, ctx, err));
     }
     dsv4_drain_retired(self);
     return st;
@@ -97,15 +101,17 @@ static void raise_os_error(DictSQLiteV4Object *self, PyObject *exc_type, int cod
 
 void dsv4_raise(DictSQLiteV4Object *self, ds_status st, const ds_error *err)
 {
+    if (st == DS_CLOSED) {
+        /* err may be untouched: DS_WITHOUT_GIL refuses a closed object */
+        PyErr_Format(self->state->DatabaseClosedError, "the database %R is closed",
+                     self->path);
+        return;
+    }
     const char *msg = err && err->msg[0] ? err->msg : ds_status_name(st);
     int code = err ? err->sys_errno : 0;
     switch (st) {
     case DS_NOMEM:
         PyErr_NoMemory();
-        return;
-    case DS_CLOSED:
-        PyErr_Format(self->state->DatabaseClosedError, "the database %R is closed",
-                     self->path);
         return;
     case DS_INVALID:
         PyErr_SetString(PyExc_ValueError, msg);
@@ -125,6 +131,20 @@ void dsv4_raise(DictSQLiteV4Object *self, ds_status st, const ds_error *err)
         raise_os_error(self, PyExc_OSError, code ? code : EIO, msg);
         return;
     }
+}
+
+void dsv4_raise_open(DictSQLiteV4Object *self, ds_status st, const ds_error *err)
+{
+    /* At open, "corrupt" means the file itself: not a database, or one of
+     * another format. That is an OSError about the path; EINVAL, as
+     * SQLite's own "file is not a database" carries no errno. */
+    if (st == DS_CORRUPT) {
+        int code = err && err->sys_errno ? err->sys_errno : EINVAL;
+        raise_os_error(self, PyExc_OSError, code,
+                       err && err->msg[0] ? err->msg : ds_status_name(st));
+        return;
+    }
+    dsv4_raise(self, st, err);
 }
 
 void ds_set_key_error(PyObject *key)
@@ -167,7 +187,9 @@ static int holds_by_reference(PyObject *obj, size_t len, uint8_t codec)
  * object instead, so the value sits in memory once. */
 static void share_decoded(DictSQLiteV4Object *self, ds_entry *x, PyObject *v)
 {
-    if ((x->flags & DS_ENTRY_EXTERNAL) || !holds_by_reference(v, x->vlen, x->codec))
+    /* decoding ran Python code, which may have closed the database */
+    if (self->closed || (x->flags & DS_ENTRY_EXTERNAL) ||
+        !holds_by_reference(v, x->vlen, x->codec))
         return;
     ds_retire *retire = ds_engine_retire(self->engine);
     ds_entry *x2 = ds_entry_new_external(x->ns, ds_entry_key(x), x->klen, x->hash,
@@ -230,8 +252,11 @@ PyObject *dsv4_get(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, int *mi
     key_op o = {ns, &k, NULL};
     ds_error err;
     ds_status st = DS_OK;
-    /* the hot-tier fast path: the cached decoded object, no entry reference */
-    if (ds_engine_peek_hot(self->engine, ns, k.utf8, (size_t)k.len, k.hash, &aux, &o.x)) {
+    /* the hot-tier fast path: the cached decoded object, no entry reference
+     * (str() of a key may have closed the database) */
+    if (DS_UNLIKELY(self->closed))
+        st = DS_CLOSED;
+    else if (ds_engine_peek_hot(self->engine, ns, k.utf8, (size_t)k.len, k.hash, &aux, &o.x)) {
         if (aux) {
             ds_key_release(&k);
             return Py_NewRef((PyObject *)aux);
@@ -328,7 +353,8 @@ int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *val
     ds_key k;
     if (ds_key_from_object(key, ns, &k) < 0)
         return -1;
-    ds_engine_prefetch(self->engine, k.hash);
+    if (DS_LIKELY(!self->closed)) /* str() of a key may have closed it */
+        ds_engine_prefetch(self->engine, k.hash);
     ds_encoded enc;
     ds_encoded_init(&enc);
     int rc = -1;

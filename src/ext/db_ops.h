@@ -32,6 +32,9 @@ int ds_run_op_or_raise(DictSQLiteV4Object *self, ds_op_fn fn, void *ctx, int io_
  *   DS_READONLY -> ReadOnlyError (errno EROFS or EACCES),
  *   anything else -> OSError(errno, message, path), errno never 0. */
 void dsv4_raise(DictSQLiteV4Object *self, ds_status st, const ds_error *err);
+/* The same for a failure to open: DS_CORRUPT (not a database, a foreign
+ * format) is an OSError naming the path, not CorruptValueError. */
+void dsv4_raise_open(DictSQLiteV4Object *self, ds_status st, const ds_error *err);
 void ds_set_key_error(PyObject *key);
 
 /* Release the cached decoded objects of entries the core freed. */

@@ -5,236 +5,64 @@
 
 #include <stdatomic.h>
 #include <structmember.h>
-#include <unistd.h>
 
 #include "db_ops.h"
 #include "mapping.h"
-#include "options.h"
+#include "v4_options.h"
 
 /* ---- construction and lifetime ----------------------------------------- */
 
-static int parse_persist_mode(PyObject *name, ds_persist_mode *out)
-{
-    static const char *const names[] = {"memory", "lazy", "writethrough", "write_through",
-                                        NULL};
-    static const ds_persist_mode modes[] = {DS_PERSIST_MEMORY, DS_PERSIST_LAZY,
-                                            DS_PERSIST_WRITETHROUGH,
-                                            DS_PERSIST_WRITETHROUGH};
-    int i = ds_parse_choice("persist_mode", name, names,
-                            "'memory', 'lazy', 'writethrough'");
-    if (i < 0)
-        return -1;
-    *out = modes[i];
-    return 0;
-}
-
-static PyObject *make_safe_policy(PyObject *allowed)
-{
-    PyObject *mod = PyImport_ImportModule("dictsqlite.modules.safe_pickle");
-    if (!mod)
-        return NULL;
-    PyObject *cls = PyObject_GetAttrString(mod, "SafePolicy");
-    Py_DECREF(mod);
-    if (!cls)
-        return NULL;
-    PyObject *kwargs = PyDict_New();
-    PyObject *prefixes = NULL;
-    if (kwargs && allowed != Py_None) {
-        prefixes = PySequence_Tuple(allowed);
-        if (!prefixes || PyDict_SetItemString(kwargs, "allowed_module_prefixes", prefixes) < 0)
-            Py_CLEAR(kwargs);
-    }
-    PyObject *empty = PyTuple_New(0);
-    PyObject *policy = kwargs && empty ? PyObject_Call(cls, empty, kwargs) : NULL;
-    Py_XDECREF(empty);
-    Py_XDECREF(prefixes);
-    Py_XDECREF(kwargs);
-    Py_DECREF(cls);
-    return policy;
-}
-
 static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"db_path", "hot_capacity", "enable_async", "persist_mode",
-                             "storage_mode", "table_name", "encryption_password",
-                             "enable_safe_pickle", "safe_pickle_allowed_modules",
-                             "buffer_size", "encoding", "table_mode", "pool_size",
-                             "flush_interval_ms", "synchronous", NULL};
-    PyObject *db_path, *persist_obj = NULL, *storage_obj = NULL, *table_obj = NULL;
-    PyObject *password = Py_None, *allowed = Py_None, *encoding = NULL, *table_mode = NULL;
-    PyObject *sync_obj = NULL;
-    Py_ssize_t hot_capacity = 1000000, buffer_size = 100, pool_size = 20;
-    Py_ssize_t flush_interval_ms = 1000;
-    int enable_async = 1, enable_safe_pickle = 0;
     if (self->engine) {
         PyErr_SetString(PyExc_RuntimeError, "DictSQLiteV4.__init__ called twice");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|npOOOOpOnOOnnO:DictSQLiteV4", kwlist,
-                                     &db_path, &hot_capacity, &enable_async, &persist_obj,
-                                     &storage_obj, &table_obj, &password,
-                                     &enable_safe_pickle, &allowed, &buffer_size,
-                                     &encoding, &table_mode, &pool_size,
-                                     &flush_interval_ms, &sync_obj))
+    /* Everything is validated before the file is touched. */
+    ds_v4_options opts;
+    if (ds_v4_options_parse(args, kwds, &opts) < 0)
         return -1;
-
-    /* Validate everything before the file is touched. */
-    ds_persist_mode persist = DS_PERSIST_WRITETHROUGH;
-    ds_storage_mode storage = DS_STORAGE_PICKLE;
-    if (persist_obj && parse_persist_mode(persist_obj, &persist) < 0)
-        return -1;
-    if (storage_obj && ds_storage_mode_from_name(storage_obj, &storage) < 0)
-        return -1;
-    if (table_obj && !PyUnicode_Check(table_obj)) {
-        PyErr_Format(PyExc_TypeError, "table_name must be a str, got %.200s",
-                     Py_TYPE(table_obj)->tp_name);
+    ds_engine_config cfg;
+    if (ds_v4_options_engine_config(&opts, &cfg) < 0) {
+        ds_v4_options_release(&opts);
         return -1;
     }
-    static const char *const table_modes[] = {"prefix", "separate", NULL};
-    if (table_mode && ds_parse_choice("table_mode", table_mode, table_modes,
-                                   "'prefix', 'separate'") < 0)
-        return -1;
-    static const char *const encodings[] = {"utf-8", "utf8", NULL};
-    if (encoding && ds_parse_choice("encoding", encoding, encodings,
-                                 "'utf-8' (keys are stored as UTF-8 text)") < 0)
-        return -1;
-    static const char *const syncs[] = {"normal", "full", NULL};
-    int sync_full = 0;
-    if (sync_obj) {
-        int i = ds_parse_choice("synchronous", sync_obj, syncs, "'normal', 'full'");
-        if (i < 0)
-            return -1;
-        sync_full = i == 1;
-    }
-    if (hot_capacity < 1) {
-        PyErr_Format(PyExc_ValueError, "hot_capacity must be at least 1, got %zd", hot_capacity);
-        return -1;
-    }
-    if (buffer_size < 1) {
-        PyErr_Format(PyExc_ValueError, "buffer_size must be at least 1, got %zd", buffer_size);
-        return -1;
-    }
-    if (pool_size < 1) {
-        PyErr_Format(PyExc_ValueError, "pool_size must be at least 1, got %zd", pool_size);
-        return -1;
-    }
-    if (flush_interval_ms < 1 || flush_interval_ms > 86400000) {
-        PyErr_Format(PyExc_ValueError,
-                     "flush_interval_ms must be between 1 and 86400000, got %zd",
-                     flush_interval_ms);
-        return -1;
-    }
-    const char *password_bytes = NULL;
-    Py_ssize_t password_len = 0;
-    if (password != Py_None) {
-        if (PyUnicode_Check(password)) {
-            password_bytes = PyUnicode_AsUTF8AndSize(password, &password_len);
-            if (!password_bytes)
-                return -1;
-        } else if (PyBytes_Check(password)) {
-            password_bytes = PyBytes_AS_STRING(password);
-            password_len = PyBytes_GET_SIZE(password);
-        } else {
-            PyErr_Format(PyExc_TypeError, "encryption_password must be a str or bytes, "
-                         "got %.200s", Py_TYPE(password)->tp_name);
-            return -1;
-        }
-        if (password_len == 0) {
-            PyErr_SetString(PyExc_ValueError, "encryption_password must not be empty");
-            return -1;
-        }
-        if (persist == DS_PERSIST_MEMORY) {
-            PyErr_SetString(PyExc_ValueError,
-                            "encryption_password has no effect in memory mode, which "
-                            "stores nothing on disk; leave it out or use 'lazy' or "
-                            "'writethrough'");
-            return -1;
-        }
-    }
-    PyObject *path = PyOS_FSPath(db_path);
-    if (!path)
-        return -1;
-    if (PyBytes_Check(path)) {
-        PyObject *decoded = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(path),
-                                                             PyBytes_GET_SIZE(path));
-        Py_SETREF(path, decoded);
-        if (!path)
-            return -1;
-    }
-    const char *cpath = PyUnicode_AsUTF8(path);
-    if (!cpath) {
-        Py_DECREF(path);
-        return -1;
-    }
-    PyObject *policy = NULL;
-    if (enable_safe_pickle && !(policy = make_safe_policy(allowed))) {
-        Py_DECREF(path);
-        return -1;
-    }
-
-    ds_engine_config cfg = {0};
-    cfg.path = cpath;
-    cfg.persist = persist;
-    cfg.hot_capacity = (size_t)hot_capacity;
-    cfg.warm_bytes = 100u << 20; /* the specification's 100 MB warm tier */
-    /* The Rust package's writethrough commits every write when buffer_size
-     * is left at its default; an explicit value is honoured. */
-    cfg.buffer_size = (persist == DS_PERSIST_WRITETHROUGH &&
-                       (!kwds || !PyDict_GetItemString(kwds, "buffer_size")) &&
-                       PyTuple_GET_SIZE(args) < 10)
-                          ? 1
-                          : (size_t)buffer_size;
-    cfg.enable_flusher = enable_async && persist != DS_PERSIST_MEMORY &&
-                         !(persist == DS_PERSIST_WRITETHROUGH && cfg.buffer_size == 1);
-    cfg.flush_interval_ms = (unsigned)flush_interval_ms;
-    cfg.store.sync_full = sync_full;
-    cfg.password = password_bytes;
-    cfg.password_len = (size_t)password_len;
-
+    Py_XSETREF(self->path, Py_NewRef(opts.path));
     ds_engine *engine = NULL;
     ds_error err;
     ds_error_clear(&err);
     ds_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = ds_engine_open(&cfg, &engine, &err);
-    Py_END_ALLOW_THREADS
-    self->path = path;
-    if (st != DS_OK) {
-        /* A damaged or foreign file is an OSError about the path; a wrong
-         * password (DS_INVALID) is a ValueError. */
-        if (st == DS_CORRUPT)
-            PyErr_Format(PyExc_OSError, "%s", err.msg);
+    /* unpinned: no other thread can reach an engine that is not set yet */
+    DS_WITHOUT_GIL(NULL, st, ds_engine_open(&cfg, &engine, &err));
+    if (st == DS_OK) {
+        Py_ssize_t tlen;
+        const char *tname = PyUnicode_AsUTF8AndSize(opts.table_name, &tlen);
+        if (!tname)
+            st = DS_NOMEM; /* the exception is already set */
         else
-            dsv4_raise(self, st, &err);
-        Py_XDECREF(policy);
+            DS_WITHOUT_GIL(NULL, st, ds_engine_ns(engine, tname, (size_t)tlen, &self->ns, &err));
+        if (st != DS_OK) {
+            if (!PyErr_Occurred())
+                dsv4_raise_open(self, st, &err);
+            ds_error ignored;
+            DS_WITHOUT_GIL(NULL, st, ds_engine_close(engine, 1, &ignored));
+            ds_engine_free(engine);
+            ds_v4_options_release(&opts);
+            return -1;
+        }
+    } else {
+        dsv4_raise_open(self, st, &err);
+        ds_v4_options_release(&opts);
         return -1;
     }
     self->engine = engine;
     ds_engine_gen_pointers(engine, &self->gen_ptr, &self->seen_ptr);
-    self->table_name = table_obj ? Py_NewRef(table_obj) : PyUnicode_FromString("main");
-    Py_ssize_t tlen;
-    const char *tname = self->table_name ? PyUnicode_AsUTF8AndSize(self->table_name, &tlen) : NULL;
-    if (tname) {
-        Py_BEGIN_ALLOW_THREADS
-        st = ds_engine_ns(engine, tname, (size_t)tlen, &self->ns, &err);
-        Py_END_ALLOW_THREADS
-    }
-    if (!tname || st != DS_OK) {
-        if (tname)
-            dsv4_raise(self, st, &err);
-        Py_BEGIN_ALLOW_THREADS
-        ds_engine_close(engine, 1, &err);
-        Py_END_ALLOW_THREADS
-        ds_engine_free(engine);
-        self->engine = NULL;
-        Py_XDECREF(policy);
-        return -1;
-    }
-    self->storage = storage;
-    self->persist = persist;
-    self->hot_capacity = (size_t)hot_capacity;
+    self->storage = (ds_storage_mode)opts.storage;
     self->buffer_size = cfg.buffer_size;
-    self->safe_policy = policy;
+    self->password_in_memory = opts.password && cfg.persist == DS_PERSIST_MEMORY;
+    Py_XSETREF(self->table_name, Py_NewRef(opts.table_name));
+    Py_XSETREF(self->safe_policy, opts.safe_policy ? Py_NewRef(opts.safe_policy) : NULL);
+    ds_v4_options_release(&opts);
     self->fork_generation = ds_fork_generation;
     self->closed = 0;
     PyObject *id = PyLong_FromVoidPtr(self);
@@ -243,43 +71,59 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
     return rc;
 }
 
-/* Flush and close the engine. force: at dealloc, free even if the flush
- * fails (reported as unraisable). */
+/* Wait, without the GIL, until no call is running without it. */
+static ds_status wait_idle(DictSQLiteV4Object *self)
+{
+    atomic_store(&self->closing, 1);
+    pthread_mutex_lock(&self->idle_lock);
+    while (atomic_load(&self->in_flight) > 0)
+        pthread_cond_wait(&self->idle_cond, &self->idle_lock);
+    pthread_mutex_unlock(&self->idle_lock);
+    atomic_store(&self->closing, 0);
+    return DS_OK;
+}
+
+/* Flush and close the engine (its memory stays until dealloc). force: at
+ * dealloc, close even if the flush fails. 0, or -1 with the exception. */
 static int close_engine(DictSQLiteV4Object *self, int force)
 {
-    if (!self->engine)
+    if (!self->engine || self->closed)
         return 0;
+    self->closed = 1; /* no new call starts from here on */
     if (self->fork_generation != ds_fork_generation) {
         ds_engine_abandon(self->engine);
-        self->engine = NULL;
-        self->closed = 1;
         return 0;
-    }
-    self->closed = 1; /* no new calls start from here on */
-    while (self->in_flight > 0) {
-        Py_BEGIN_ALLOW_THREADS
-        usleep(1000);
-        Py_END_ALLOW_THREADS
     }
     ds_error err;
     ds_error_clear(&err);
     ds_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = ds_engine_close(self->engine, force, &err);
-    Py_END_ALLOW_THREADS
+    /* Unpinned: the calls that could race this one have been waited for,
+     * and new ones see closed. */
+    DS_WITHOUT_GIL(NULL, st, wait_idle(self));
+    DS_WITHOUT_GIL(NULL, st, ds_engine_close(self->engine, force, &err));
     if (st != DS_OK && !force) {
-        self->closed = 0;
+        self->closed = 0; /* still open: the caller may retry */
         dsv4_raise(self, st, &err);
         return -1;
     }
     dsv4_drain_retired(self);
-    ds_engine_free(self->engine);
-    self->engine = NULL;
     if (st != DS_OK) {
         dsv4_raise(self, st, &err);
         return -1;
     }
     return 0;
+}
+
+/* A dropped instance whose final flush failed: report it the way Python
+ * reports errors in __del__, naming the path only. The object itself is
+ * not passed: its repr would show values, and it is already being freed. */
+static void report_failed_final_close(DictSQLiteV4Object *self)
+{
+    PyObject *where = PyUnicode_FromFormat("closing DictSQLiteV4(%R) as it was freed; "
+                                           "its last writes could not be committed",
+                                           self->path ? self->path : Py_None);
+    PyErr_WriteUnraisable(where);
+    Py_XDECREF(where);
 }
 
 static void V4_dealloc(DictSQLiteV4Object *self)
@@ -292,9 +136,17 @@ static void V4_dealloc(DictSQLiteV4Object *self)
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
         if (close_engine(self, 1) < 0)
-            PyErr_WriteUnraisable((PyObject *)self);
+            report_failed_final_close(self);
         PyErr_Restore(t, v, tb);
+        /* an engine inherited through fork() is abandoned, never freed */
+        if (self->fork_generation == ds_fork_generation) {
+            dsv4_drain_retired(self);
+            ds_engine_free(self->engine);
+        }
+        self->engine = NULL;
     }
+    pthread_cond_destroy(&self->idle_cond);
+    pthread_mutex_destroy(&self->idle_lock);
     Py_CLEAR(self->path);
     Py_CLEAR(self->table_name);
     Py_CLEAR(self->safe_policy);
@@ -324,6 +176,9 @@ static PyObject *V4_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     self->db = self; /* borrowed: the database is the object itself */
     self->state = ds_get_module_state_by_type(type);
+    /* with default attributes these cannot fail on Linux */
+    pthread_mutex_init(&self->idle_lock, NULL);
+    pthread_cond_init(&self->idle_cond, NULL);
     self->closed = 1;
     self->fork_generation = ds_fork_generation;
     return (PyObject *)self;
@@ -349,7 +204,7 @@ static PyObject *V4_flush(DictSQLiteV4Object *self, PyObject *unused)
 static PyObject *V4_close(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
-    if (self->fork_generation == ds_fork_generation && self->closed)
+    if (self->closed)
         Py_RETURN_NONE; /* idempotent */
     if (close_engine(self, 0) < 0)
         return NULL;
@@ -394,20 +249,28 @@ static PyObject *V4_stats(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
     CHECK_USABLE_OR_NULL(self);
+    Py_ssize_t len = dsmap_length((PyObject *)self);
+    if (len < 0)
+        return NULL;
     ds_engine_stats s;
-    Py_BEGIN_ALLOW_THREADS
-    ds_engine_get_stats(self->engine, &s);
-    Py_END_ALLOW_THREADS
+    ds_status st;
+    /* get_stats reads the file size: a system call, so without the GIL */
+    DS_WITHOUT_GIL(self, st, (ds_engine_get_stats(self->engine, &s), DS_OK));
+    if (st != DS_OK) {
+        dsv4_raise(self, st, NULL);
+        return NULL;
+    }
+    ds_persist_mode persist = ds_engine_persist_mode(self->engine);
     PyObject *d = PyDict_New();
     if (!d)
         return NULL;
     if (stats_set(d, "hot_tier_size", PyLong_FromSize_t(s.hot_entries)) < 0 ||
-        stats_set(d, "hot_tier_capacity", PyLong_FromSize_t(self->hot_capacity)) < 0 ||
+        stats_set(d, "hot_tier_capacity", PyLong_FromSize_t(s.hot_capacity)) < 0 ||
         stats_set(d, "hot_tier_bytes", PyLong_FromSize_t(s.hot_bytes)) < 0 ||
         stats_set(d, "num_shards", PyLong_FromSize_t(s.nshards)) < 0 ||
-        stats_set(d, "encryption_enabled", PyBool_FromLong(s.encrypted)) < 0 ||
+        stats_set(d, "encryption_enabled", PyBool_FromLong(s.encrypted || self->password_in_memory)) < 0 ||
         stats_set(d, "safe_pickle_enabled", PyBool_FromLong(self->safe_policy != NULL)) < 0 ||
-        stats_set(d, "persist_mode", PyUnicode_FromString(persist_display_name(self->persist))) < 0 ||
+        stats_set(d, "persist_mode", PyUnicode_FromString(persist_display_name(persist))) < 0 ||
         stats_set(d, "storage_mode", PyUnicode_FromString(ds_storage_mode_name(self->storage))) < 0 ||
         stats_set(d, "buffer_size", PyLong_FromSize_t(self->buffer_size)) < 0 ||
         stats_set(d, "hot_hits", PyLong_FromUnsignedLongLong(s.hot_hits)) < 0 ||
@@ -425,7 +288,7 @@ static PyObject *V4_stats(DictSQLiteV4Object *self, PyObject *unused)
         stats_set(d, "flush_failures", PyLong_FromUnsignedLongLong(s.flush_failures)) < 0 ||
         stats_set(d, "file_size_bytes", s.file_bytes < 0 ? Py_NewRef(Py_None)
                                                          : PyLong_FromLongLong(s.file_bytes)) < 0 ||
-        stats_set(d, "len", PyLong_FromSsize_t(dsmap_length((PyObject *)self))) < 0) {
+        stats_set(d, "len", PyLong_FromSsize_t(len)) < 0) {
         Py_DECREF(d);
         return NULL;
     }
@@ -451,7 +314,7 @@ static PyObject *V4_repr(DictSQLiteV4Object *self)
     PyObject *r = PyUnicode_FromFormat("%U(%R, table_name=%R, persist_mode='%s', "
                                        "storage_mode='%s', %U)",
                                        tp, self->path, self->table_name,
-                                       persist_display_name(self->persist),
+                                       persist_display_name(ds_engine_persist_mode(self->engine)),
                                        ds_storage_mode_name(self->storage), preview);
     Py_DECREF(tp);
     Py_DECREF(preview);
@@ -491,7 +354,7 @@ int dsv4_namespace(DictSQLiteV4Object *self, PyObject *name, uint32_t *ns)
         return -1;
     ds_error err;
     ds_status st;
-    DS_WITHOUT_GIL(self, st = ds_engine_ns(self->engine, utf8, (size_t)len, ns, &err));
+    DS_WITHOUT_GIL(self, st, ds_engine_ns(self->engine, utf8, (size_t)len, ns, &err));
     if (st != DS_OK) {
         dsv4_raise(self, st, &err);
         return -1;
@@ -508,37 +371,69 @@ static PyObject *V4_table(DictSQLiteV4Object *self, PyObject *name)
     return ds_table_proxy_new(self, ns, name);
 }
 
+/* Table names gathered by the core without the GIL: one buffer of
+ * length-prefixed names, turned into str objects afterwards. */
+typedef struct name_buffer {
+    char *data;
+    size_t len, cap;
+    int oom;
+} name_buffer;
+
 static int append_table_name(const char *tbl, size_t tlen, void *ctx)
 {
-    PyObject *name = PyUnicode_DecodeUTF8(tbl, (Py_ssize_t)tlen, "surrogatepass");
-    if (!name || PyList_Append(ctx, name) < 0) {
-        Py_XDECREF(name);
-        return 1; /* stop; the exception is pending */
+    name_buffer *b = ctx;
+    size_t need = b->len + sizeof(size_t) + tlen;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need)
+            cap *= 2;
+        char *data = realloc(b->data, cap);
+        if (!data) {
+            b->oom = 1;
+            return 1; /* stop */
+        }
+        b->data = data;
+        b->cap = cap;
     }
-    Py_DECREF(name);
+    memcpy(b->data + b->len, &tlen, sizeof(size_t));
+    memcpy(b->data + b->len + sizeof(size_t), tbl, tlen);
+    b->len = need;
     return 0;
+}
+
+static PyObject *names_to_list(const name_buffer *b)
+{
+    PyObject *names = PyList_New(0);
+    for (size_t pos = 0; names && pos < b->len;) {
+        size_t tlen;
+        memcpy(&tlen, b->data + pos, sizeof(size_t));
+        pos += sizeof(size_t);
+        PyObject *name = PyUnicode_DecodeUTF8(b->data + pos, (Py_ssize_t)tlen, "surrogatepass");
+        pos += tlen;
+        if (!name || PyList_Append(names, name) < 0)
+            Py_CLEAR(names);
+        Py_XDECREF(name);
+    }
+    return names;
 }
 
 static PyObject *V4_tables(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
     CHECK_USABLE_OR_NULL(self);
-    /* The callback builds Python objects, so this runs with the GIL held;
-     * listing tables is rare and touches one SQLite index. */
-    PyObject *names = PyList_New(0);
-    if (!names)
-        return NULL;
+    /* listing flushes pending writes and reads SQLite: no GIL */
+    name_buffer b = {0};
     ds_error err;
-    ds_status st = ds_engine_list_ns(self->engine, append_table_name, names, &err);
-    if (PyErr_Occurred()) {
-        Py_DECREF(names);
-        return NULL;
-    }
-    if (st != DS_OK) {
-        Py_DECREF(names);
+    ds_status st;
+    DS_WITHOUT_GIL(self, st, ds_engine_list_ns(self->engine, append_table_name, &b, &err));
+    PyObject *names = NULL;
+    if (b.oom)
+        PyErr_NoMemory();
+    else if (st != DS_OK)
         dsv4_raise(self, st, &err);
-        return NULL;
-    }
+    else
+        names = names_to_list(&b);
+    free(b.data);
     return names;
 }
 

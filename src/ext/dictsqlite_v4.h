@@ -5,6 +5,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "codec.h"
@@ -14,20 +15,28 @@
 
 typedef struct DictSQLiteV4Object {
     DS_MAPPING_HEAD            /* db == self; ns is the instance's table_name */
-    ds_engine *engine;         /* NULL before __init__ and after close() */
+    ds_engine *engine;         /* set by __init__; stays allocated until dealloc
+                                * (close() closes it), so a call that raced
+                                * close() finds a closed engine, never freed
+                                * memory */
     ds_module_state *state;
     ds_storage_mode storage;
-    ds_persist_mode persist;
-    int closed;                /* 1 until __init__ succeeds, and after close() */
-    int in_flight;             /* calls running with the GIL released; close()
-                                * waits for them (guarded by the GIL) */
+    int closed;                /* 1 until __init__ succeeds, and after close();
+                                * written with the GIL held */
+    /* Calls running with the GIL released (DS_WITHOUT_GIL). close() waits
+     * on idle_cond until none is left; the last one out signals it when
+     * `closing` is set. */
+    atomic_int in_flight;
+    atomic_int closing;
+    pthread_mutex_t idle_lock;
+    pthread_cond_t idle_cond;
+    int password_in_memory;    /* memory mode was given encryption_password */
     unsigned long fork_generation;
     /* the shared commit counter and the value this engine caught up with
      * (ds_engine_gen_pointers); gen_ptr is NULL in memory mode */
     const _Atomic uint64_t *gen_ptr;
     const _Atomic uint64_t *seen_ptr;
-    size_t hot_capacity;
-    size_t buffer_size;
+    size_t buffer_size;        /* effective (writethrough's default is 1) */
     PyObject *path;            /* str */
     PyObject *table_name;      /* str */
     PyObject *safe_policy;     /* SafePolicy or NULL */
@@ -41,15 +50,41 @@ extern PyType_Spec KeyIterator_spec;
 /* A lazy iterator over the keys of a DictSQLiteV4 or TableProxy. */
 PyObject *ds_key_iterator_new(PyObject *mapping);
 
-/* Run stmt with the GIL released, pinning the object so close() from another
- * thread waits for it instead of freeing the engine under it. */
-#define DS_WITHOUT_GIL(self, stmt)                                             \
+/* The last call running without the GIL wakes a waiting close(). Called
+ * without the GIL: it takes only idle_lock, which nobody holds while waiting
+ * for the GIL. */
+static inline void dsv4_unpin(DictSQLiteV4Object *self)
+{
+    if (atomic_fetch_sub(&self->in_flight, 1) == 1 && atomic_load(&self->closing)) {
+        pthread_mutex_lock(&self->idle_lock);
+        pthread_cond_broadcast(&self->idle_cond);
+        pthread_mutex_unlock(&self->idle_lock);
+    }
+}
+
+/* The one place the binding releases the GIL (tests/python/test_gil_release.py
+ * checks that no other exists): st = call, run without the GIL.
+ *
+ * pin is the object whose engine the call uses: the call is counted in its
+ * in_flight, so close() waits for it, and it does not run at all if the
+ * object was closed meanwhile (st = DS_CLOSED; err is left untouched).
+ * pin is NULL only where no other thread can be using the engine: while
+ * __init__ opens it, and inside close() once it has waited. */
+#define DS_WITHOUT_GIL(pin, st, call)                                          \
     do {                                                                       \
-        (self)->in_flight++;                                                   \
+        DictSQLiteV4Object *pin_ = (pin);                                      \
+        if (pin_) {                                                            \
+            if (DS_UNLIKELY(pin_->closed)) {                                   \
+                (st) = DS_CLOSED;                                              \
+                break;                                                         \
+            }                                                                  \
+            atomic_fetch_add(&pin_->in_flight, 1);                             \
+        }                                                                      \
         Py_BEGIN_ALLOW_THREADS                                                 \
-        stmt;                                                                  \
+        (st) = (call);                                                         \
+        if (pin_)                                                              \
+            dsv4_unpin(pin_);                                                  \
         Py_END_ALLOW_THREADS                                                   \
-        (self)->in_flight--;                                                   \
     } while (0)
 
 /* 0 if the object may be used; else -1 with DatabaseClosedError (closed, or

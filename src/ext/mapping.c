@@ -91,7 +91,7 @@ Py_ssize_t dsmap_length(PyObject *mapping)
         /* another connection changed the table: count it again, once */
         ds_error err;
         ds_status st;
-        DS_WITHOUT_GIL(self, st = ds_engine_recount(self->engine, ns, &err));
+        DS_WITHOUT_GIL(self, st, ds_engine_recount(self->engine, ns, &err));
         if (st != DS_OK) {
             dsv4_raise(self, st, &err);
             return -1;
@@ -197,6 +197,35 @@ PyObject *dsmap_pop(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     return v;
+}
+
+/* MutableMapping.popitem: the first item in key order (iteration order),
+ * removed. Another thread may delete that key between the read and the
+ * delete; then the next first item is tried. */
+PyObject *dsmap_popitem(PyObject *mapping, PyObject *unused)
+{
+    (void)unused;
+    DictSQLiteV4Object *self = DS_DB(mapping);
+    uint32_t ns = DS_NS(mapping);
+    for (;;) {
+        CHECK_USABLE_OR_NULL(self);
+        PyObject *first = dsv4_list(self, ns, DSV4_ITEMS, 1);
+        if (!first)
+            return NULL;
+        if (PyList_GET_SIZE(first) == 0) {
+            Py_DECREF(first);
+            PyErr_SetString(PyExc_KeyError, "popitem(): the table is empty");
+            return NULL;
+        }
+        PyObject *item = Py_NewRef(PyList_GET_ITEM(first, 0));
+        Py_DECREF(first);
+        if (dsv4_delete(self, ns, PyTuple_GET_ITEM(item, 0)) == 0)
+            return item;
+        Py_DECREF(item);
+        if (!PyErr_ExceptionMatches(PyExc_KeyError))
+            return NULL;
+        PyErr_Clear();
+    }
 }
 
 PyObject *dsmap_setdefault(PyObject *mapping, PyObject *const *args,

@@ -35,6 +35,7 @@ PyObject *dsmap_set_method(PyObject *mapping, PyObject *const *args, Py_ssize_t 
 PyObject *dsmap_delete_method(PyObject *mapping, PyObject *key);
 PyObject *dsmap_contains_method(PyObject *mapping, PyObject *key);
 PyObject *dsmap_pop(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs);
+PyObject *dsmap_popitem(PyObject *mapping, PyObject *unused);
 PyObject *dsmap_setdefault(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs);
 PyObject *dsmap_update(PyObject *mapping, PyObject *args, PyObject *kwds);
 PyObject *dsmap_bulk_insert(PyObject *mapping, PyObject *items);
@@ -59,6 +60,9 @@ PyObject *dsmap_preview(PyObject *mapping);
      "contains(key): same as key in db."},                                     \
     {"pop", (PyCFunction)(void (*)(void))dsmap_pop, METH_FASTCALL,             \
      "pop(key[, default]): remove key and return its value."},                 \
+    {"popitem", (PyCFunction)dsmap_popitem, METH_NOARGS,                       \
+     "popitem(): remove and return the first (key, value) pair in key order; " \
+     "KeyError if empty."},                                                    \
     {"setdefault", (PyCFunction)(void (*)(void))dsmap_setdefault, METH_FASTCALL, \
      "setdefault(key, default=None): the value of key, storing default first if missing."}, \
     {"update", (PyCFunction)(void (*)(void))dsmap_update, METH_VARARGS | METH_KEYWORDS, \

@@ -48,7 +48,7 @@ void ds_cursor_init(ds_cursor *c, DictSQLiteV4Object *db, uint32_t ns, int with_
     c->ns = ns;
     c->with_values = with_values;
     /* memory mode has nothing but the hot tier */
-    c->started = !allow_snapshot && db->persist != DS_PERSIST_MEMORY ? 1 : 0;
+    c->started = !allow_snapshot && ds_engine_persist_mode(db->engine) != DS_PERSIST_MEMORY ? 1 : 0;
 }
 
 static void release_entries(ds_cursor *c)
@@ -64,25 +64,11 @@ static void release_entries(ds_cursor *c)
 
 void ds_cursor_release(ds_cursor *c)
 {
-    if (c->entries && !c->db->engine) {
-        /* The database was closed while the cursor held entries: release
-         * them through a list of our own, then their cached objects here,
-         * since we hold the GIL. */
-        ds_retire local;
-        if (ds_retire_init(&local) == 0) {
-            for (size_t i = 0; i < c->n_entries; i++)
-                ds_entry_decref(c->entries[i], &local);
-            void **items;
-            size_t n = ds_retire_take(&local, &items);
-            for (size_t i = 0; i < n; i++)
-                Py_DECREF((PyObject *)items[i]);
-            free(items);
-            ds_retire_destroy(&local);
-        }
-        free(c->entries);
-        c->entries = NULL;
-    }
     release_entries(c);
+    /* Once closed, nothing else drains the engine's retire list (it lives
+     * until the database is freed): release the cached objects now. */
+    if (c->db->closed)
+        dsv4_drain_retired(c->db);
     if (c->page) {
         page_reset(c->page);
         PyMem_Free(c->page);
@@ -116,7 +102,7 @@ static int fetch_page(ds_cursor *c)
     ds_error err;
     ds_status st;
     DictSQLiteV4Object *db = c->db;
-    DS_WITHOUT_GIL(db, st = ds_engine_scan(db->engine, c->ns, c->after, c->after_len,
+    DS_WITHOUT_GIL(db, st, ds_engine_scan(db->engine, c->ns, c->after, c->after_len,
                                            SCAN_PAGE_ROWS, c->with_values, page_add,
                                            c->page, &got, &err));
     if (c->page->oom) {
@@ -138,7 +124,7 @@ int ds_cursor_next(ds_cursor *c, const ds_row **row)
         c->started = 1;
         ds_status st;
         DictSQLiteV4Object *db = c->db;
-        DS_WITHOUT_GIL(db, st = ds_engine_snapshot(db->engine, c->ns, &c->entries,
+        DS_WITHOUT_GIL(db, st, ds_engine_snapshot(db->engine, c->ns, &c->entries,
                                                    &c->n_entries));
         if (st == DS_NOMEM) {
             PyErr_NoMemory();

@@ -84,8 +84,13 @@ def test_password_validation(tmp_path):
         DictSQLiteV4(str(tmp_path / "a.db"), encryption_password="")
     with pytest.raises(TypeError, match="str or bytes"):
         DictSQLiteV4(str(tmp_path / "a.db"), encryption_password=123)
-    with pytest.raises(ValueError, match="memory mode"):
-        DictSQLiteV4(str(tmp_path / "a.db"), persist_mode="memory", encryption_password="x")
+    # memory mode takes a password, as the Rust package does, and says so
+    with DictSQLiteV4(str(tmp_path / "a.db"), persist_mode="memory",
+                      encryption_password="x") as db:
+        db["k"] = 1
+        assert db["k"] == 1
+        assert db.stats()["encryption_enabled"] is True
+    assert not (tmp_path / "a.db").exists()
     with DictSQLiteV4(str(tmp_path / "b.db"), encryption_password=b"bytes work too") as db:
         db["k"] = 1
     with DictSQLiteV4(str(tmp_path / "b.db"), encryption_password=b"bytes work too") as db:

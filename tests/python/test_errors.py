@@ -13,9 +13,9 @@ from dictsqlite import DictSQLiteV4
     ({"table_mode": "nested"}, r"table_mode must be one of 'prefix', 'separate'; got 'nested'"),
     ({"encoding": "latin-1"}, r"encoding must be one of"),
     ({"synchronous": "off"}, r"synchronous must be one of 'normal', 'full'"),
-    ({"hot_capacity": 0}, r"hot_capacity must be at least 1"),
-    ({"buffer_size": 0}, r"buffer_size must be at least 1"),
-    ({"pool_size": 0}, r"pool_size must be at least 1"),
+    ({"hot_capacity": 0}, r"hot_capacity must be between 1 and "),
+    ({"buffer_size": 0}, r"buffer_size must be between 1 and "),
+    ({"pool_size": 0}, r"pool_size must be between 1 and "),
 ])
 def test_bad_options_raise_valueerror_before_touching_the_file(tmp_path, kw, pattern):
     path = tmp_path / "never.db"

@@ -45,16 +45,9 @@ SEEDS = range(int(os.environ.get("DICTSQLITE_FUZZ_SEED", "0")),
 
 _totals = {}
 
-# Batches that crash at HEAD for a reason outside the decoders, until the fix
-# lands (then the strict xfail fails: remove the entry).
-KNOWN_CRASHES = {
-    # Defect 1 of issue 11: an instance whose close() did not get its writes
-    # to the damaged file segfaults in V4_dealloc after "Exception ignored in:
-    # <DictSQLiteV4 '...file122.db' (closed)> CorruptValueError: cannot write
-    # to ...: database disk image is malformed".
-    ("files", 0, "jsonb", "writethrough"):
-        "issue 11 defect 1: dealloc after a failed final flush segfaults",
-}
+# Batches that crash the interpreter, each with the defect it hits, run as
+# strict xfails until the fix (none today: issue 11's dealloc crash is fixed).
+KNOWN_CRASHES = {}
 
 
 def mark_known_crash(request, kind, seed, storage_mode, persist_mode):
