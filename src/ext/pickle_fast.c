@@ -135,6 +135,42 @@ static int load_bytes(reader *r, int nbytes)
     return s ? push(r, PyBytes_FromStringAndSize((const char *)s, (Py_ssize_t)n)) : -1;
 }
 
+/* v = v << shift | low: a new reference (v's is consumed), or NULL. */
+static PyObject *shift_or(PyObject *v, unsigned shift, unsigned long long low)
+{
+    PyObject *sh = PyLong_FromUnsignedLong(shift), *lo = PyLong_FromUnsignedLongLong(low);
+    PyObject *moved = sh && lo ? PyNumber_Lshift(v, sh) : NULL;
+    PyObject *out = moved ? PyNumber_Or(moved, lo) : NULL;
+    Py_XDECREF(moved);
+    Py_XDECREF(sh);
+    Py_XDECREF(lo);
+    Py_DECREF(v);
+    return out;
+}
+
+/* An int from n > 8 bytes of little-endian two's complement (LONG1/LONG4
+ * past 64 bits, which are rare), 64 bits at a time from the top, on public
+ * API only. */
+static PyObject *long_from_le_bytes(const unsigned char *s, size_t n)
+{
+    PyObject *v = PyLong_FromLong(0);
+    for (size_t end = n; v && end > 0;) {
+        size_t start = end >= 8 ? end - 8 : 0;
+        unsigned long long chunk = 0;
+        for (size_t i = end; i-- > start;)
+            chunk = chunk << 8 | s[i];
+        v = shift_or(v, (unsigned)(8 * (end - start)), chunk);
+        end = start;
+    }
+    if (v && (s[n - 1] & 0x80)) { /* negative: subtract 2**(8n) */
+        PyObject *one = PyLong_FromLong(1);
+        PyObject *mod = one ? shift_or(one, (unsigned)(8 * n), 0) : NULL;
+        Py_SETREF(v, mod ? PyNumber_Subtract(v, mod) : NULL);
+        Py_XDECREF(mod);
+    }
+    return v;
+}
+
 static int load_long(reader *r, int nbytes)
 {
     size_t n;
@@ -143,7 +179,15 @@ static int load_long(reader *r, int nbytes)
         return -1;
     if (n == 0)
         return push(r, PyLong_FromLong(0));
-    return push(r, _PyLong_FromByteArray(s, n, 1, 1));
+    if (n <= 8) { /* little-endian two's complement, sign-extended */
+        unsigned long long u = 0;
+        for (size_t i = 0; i < n; i++)
+            u |= (unsigned long long)s[i] << (8 * i);
+        if (n < 8 && (s[n - 1] & 0x80))
+            u |= ~0ULL << (8 * n);
+        return push(r, PyLong_FromLongLong((long long)u));
+    }
+    return push(r, long_from_le_bytes(s, n));
 }
 
 /* Items stack[from..] become a tuple in their place. */

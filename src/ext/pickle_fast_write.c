@@ -160,40 +160,124 @@ static int write_str(writer *w, PyObject *v)
     return write_sized(w, v, 0x8c, 'X', 0x8d, s, (size_t)n); /* SHORT_BINUNICODE, BINUNICODE, BINUNICODE8 */
 }
 
-/* LONG1/LONG4: minimal little-endian two's complement, as
- * pickle.encode_long. For ints outside the 32-bit range only. */
+/* The little-endian two's complement of v in the length pickle.encode_long
+ * picks (bit_length // 8 + 1 bytes), for ints past 64 bits, which are rare:
+ * 64 bits at a time with public API only (PyLong_AsUnsignedLongLongMask and
+ * shifts), so no Python-level call runs. *out is PyMem_Malloc'ed; 0, 1 to
+ * give up (too large), or -1 with an exception. */
+static int long_bytes_big(PyObject *v, int negative, unsigned char **out, size_t *len)
+{
+    PyObject *m = PyNumber_Absolute(v);
+    PyObject *sixty_four = PyLong_FromLong(64);
+    unsigned char *d = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1;
+    while (m && sixty_four) {
+        int zero = PyObject_Not(m);
+        if (zero < 0)
+            goto done;
+        if (zero)
+            break;
+        unsigned long long chunk = PyLong_AsUnsignedLongLongMask(m);
+        if (chunk == (unsigned long long)-1 && PyErr_Occurred())
+            goto done;
+        if (n + 9 > cap) {
+            cap = cap ? cap * 2 : 64;
+            unsigned char *grown = PyMem_Realloc(d, cap);
+            if (!grown) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            d = grown;
+        }
+        for (int i = 0; i < 8; i++)
+            d[n++] = (unsigned char)(chunk >> (8 * i));
+        Py_SETREF(m, PyNumber_Rshift(m, sixty_four));
+    }
+    if (!m || !sixty_four)
+        goto done;
+    while (n && d[n - 1] == 0) /* the magnitude's own length */
+        n--;
+    unsigned top = n ? d[n - 1] : 0;
+    size_t bits = n ? 8 * (n - 1) + (32 - (size_t)__builtin_clz(top)) : 0;
+    size_t want = (bits >> 3) + 1;
+    if (want > INT32_MAX) {
+        rc = 1;
+        goto done;
+    }
+    if (want > n) { /* one more byte: d has room for 9 past n */
+        d[n] = 0;
+        n = want;
+    }
+    if (negative) { /* two's complement: invert, add one */
+        unsigned carry = 1;
+        for (size_t i = 0; i < n; i++) {
+            unsigned b = (unsigned)(unsigned char)~d[i] + carry;
+            d[i] = (unsigned char)b;
+            carry = b >> 8;
+        }
+    }
+    *out = d;
+    *len = n;
+    d = NULL;
+    rc = 0;
+done:
+    PyMem_Free(d);
+    Py_XDECREF(m);
+    Py_XDECREF(sixty_four);
+    return rc;
+}
+
+/* LONG1/LONG4 for ints outside the 32-bit range. */
 static int write_long(writer *w, PyObject *v)
 {
-    size_t nbits = _PyLong_NumBits(v);
-    if (nbits == (size_t)-1) {
+    unsigned char small[9];
+    unsigned char *big = NULL;
+    const unsigned char *d = small;
+    size_t n;
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (x == -1 && PyErr_Occurred()) {
         PyErr_Clear();
         return 1;
     }
-    size_t n = (nbits >> 3) + 1;
-    if (n > INT32_MAX) /* LONG4's length is signed; pickle.dumps raises */
-        return 1;
-    unsigned char *p = room(w, 5 + n);
-    if (!p)
-        return -1;
-    /* written after the longest header, moved down if the short one fits */
-    unsigned char *d = p + 5;
-    if (_PyLong_AsByteArray((PyLongObject *)v, d, n, 1, 1) < 0) {
-        PyErr_Clear();
-        return 1;
+    int negative = overflow ? overflow < 0 : x < 0;
+    if (!overflow) {
+        unsigned long long mag = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+        size_t bits = mag ? 64 - (size_t)__builtin_clzll(mag) : 0;
+        n = (bits >> 3) + 1; /* at most 9 */
+        for (size_t i = 0; i < n; i++)
+            small[i] = i < 8 ? (unsigned char)((unsigned long long)x >> (8 * i))
+                             : (x < 0 ? 0xff : 0);
+    } else {
+        int got = long_bytes_big(v, negative, &big, &n);
+        if (got != 0)
+            return got;
+        d = big;
     }
-    if (_PyLong_Sign(v) < 0 && n > 1 && d[n - 1] == 0xff && (d[n - 2] & 0x80))
+    if (negative && n > 1 && d[n - 1] == 0xff && (d[n - 2] & 0x80))
         n--;
-    if (n < 256) {
+    int rc = 1;
+    unsigned char *p;
+    if (n > INT32_MAX) { /* LONG4's length is signed; pickle.dumps raises */
+        rc = 1;
+    } else if (!(p = room(w, 5 + n))) {
+        rc = -1;
+    } else if (n < 256) {
         p[0] = 0x8a;
         p[1] = (unsigned char)n;
-        memmove(p + 2, d, n);
+        memcpy(p + 2, d, n);
         w->out->len += 2 + n;
+        rc = 0;
     } else {
         p[0] = 0x8b;
         put_le(p + 1, n, 4);
+        memcpy(p + 5, d, n);
         w->out->len += 5 + n;
+        rc = 0;
     }
-    return 0;
+    PyMem_Free(big);
+    return rc;
 }
 
 static int write_int(writer *w, PyObject *v)
