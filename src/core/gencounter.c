@@ -17,7 +17,11 @@
 #define GEN_FILE_SIZE 64
 
 struct ds_gencounter {
-    _Atomic uint64_t *value;
+    const _Atomic uint64_t *value; /* what loads read */
+    /* What bumps write: NULL for a read-only counter. A read-only counter
+     * may be a PROT_READ mapping, where any store is SIGSEGV; keeping the
+     * only writable pointer apart means no writer can reach it. */
+    _Atomic uint64_t *writable;
     void *map;             /* NULL for a private counter */
     _Atomic uint64_t private_value;
 };
@@ -165,7 +169,7 @@ ds_status ds_gencounter_open(const char *db_path, ds_gencounter **out, ds_error 
         return ds_error_set(err, DS_NOMEM, "out of memory");
     atomic_init(&g->private_value, 0);
     if (is_memory_path(db_path)) {
-        g->value = &g->private_value;
+        g->value = g->writable = &g->private_value;
         *out = g;
         return DS_OK;
     }
@@ -187,7 +191,7 @@ ds_status ds_gencounter_open(const char *db_path, ds_gencounter **out, ds_error 
             st = io_error(err, errno, "map", path);
         } else {
             g->map = map;
-            g->value = (_Atomic uint64_t *)map;
+            g->value = g->writable = (_Atomic uint64_t *)map;
         }
         close(fd); /* the mapping stays valid */
     }
@@ -200,6 +204,58 @@ ds_status ds_gencounter_open(const char *db_path, ds_gencounter **out, ds_error 
     return DS_OK;
 }
 
+ds_status ds_gencounter_open_readonly(const char *db_path, ds_gencounter **out,
+                                     ds_error *err)
+{
+    *out = NULL;
+    ds_gencounter *g = calloc(1, sizeof(*g));
+    if (!g)
+        return ds_error_set(err, DS_NOMEM, "out of memory");
+    atomic_init(&g->private_value, 0);
+    g->value = &g->private_value; /* unless a full-size file is found */
+    g->writable = NULL;
+    if (!is_memory_path(db_path)) {
+        char *path = gen_path_for(db_path);
+        if (!path) {
+            free(g);
+            return ds_error_set(err, DS_NOMEM, "out of memory");
+        }
+        /* O_NONBLOCK: a FIFO at that name must not hang the open. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        struct stat sb;
+        /* Only a regular file at least as long as the mapping: a read of a
+         * mapped page wholly past the end of file is SIGBUS. A short file
+         * is one a writer is still allocating (or failed to): it has no
+         * commits to show yet, and ours stays private. */
+        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            sb.st_size >= GEN_FILE_SIZE) {
+            void *map = mmap(NULL, GEN_FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+            if (map != MAP_FAILED) {
+                g->map = map;
+                g->value = (const _Atomic uint64_t *)map;
+            }
+        }
+        /* Any other failure (absent, unreadable, unmappable) leaves the
+         * private counter: a reader must work without writing anything, and
+         * ds_gencounter_is_shared tells the caller it sees no other bumps. */
+        if (fd >= 0)
+            close(fd);
+        free(path);
+    }
+    *out = g;
+    return DS_OK;
+}
+
+int ds_gencounter_is_shared(const ds_gencounter *g)
+{
+    return g->map != NULL;
+}
+
+int ds_gencounter_is_readonly(const ds_gencounter *g)
+{
+    return g->writable == NULL;
+}
+
 void ds_gencounter_close(ds_gencounter *g)
 {
     if (!g)
@@ -209,6 +265,10 @@ void ds_gencounter_close(ds_gencounter *g)
     free(g);
 }
 
+/* On the 64-bit targets we build for, an atomic 64-bit load is a plain
+ * load, valid on a PROT_READ page. (Where it is a compare-and-swap, as on
+ * i386 without SSE2, the read-only mapping would fault: such a port must use
+ * a private copy instead.) */
 uint64_t ds_gencounter_load(const ds_gencounter *g)
 {
     return atomic_load_explicit(g->value, memory_order_acquire);
@@ -216,7 +276,11 @@ uint64_t ds_gencounter_load(const ds_gencounter *g)
 
 uint64_t ds_gencounter_bump(ds_gencounter *g)
 {
-    return atomic_fetch_add_explicit(g->value, 1, memory_order_acq_rel);
+    /* Read-only: a no-op that reports the value it sees. Nothing opened
+     * read-only commits, so there is nothing to announce. */
+    if (DS_UNLIKELY(!g->writable))
+        return atomic_load_explicit(g->value, memory_order_acquire);
+    return atomic_fetch_add_explicit(g->writable, 1, memory_order_acq_rel);
 }
 
 const _Atomic uint64_t *ds_gencounter_value_ptr(const ds_gencounter *g)
