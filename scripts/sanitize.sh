@@ -7,6 +7,8 @@
 # tests/python/test_refleaks.py instead. --capture=sys lets a sanitizer report
 # (written to file descriptor 2 by C code) reach the terminal even when it
 # aborts the process.
+#   bash scripts/sanitize.sh                # the whole pytest suite
+#   bash scripts/sanitize.sh -k threads     # pytest with these arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build/asan -DDICTSQLITE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -25,4 +27,4 @@ cd tests
 LD_PRELOAD="$preload" PYTHONPATH="../$stage" \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    python3 -m pytest -q -p no:cacheprovider --capture=sys python
+    python3 -m pytest -q -p no:cacheprovider --capture=sys python "$@"

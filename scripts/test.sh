@@ -4,6 +4,8 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the failure paths, threads, decoders and the dict protocol
+SANITIZE_SUBSET="failure_rules or threads or dealloc or dict_protocol or storage_modes or encryption or safe_pickle or pickle_fast or options or tables or iteration or two_instances"
 if [ -n "${DICTSQLITE_SANITIZE:-}" ]; then
     exec bash scripts/sanitize.sh
 fi
@@ -11,4 +13,9 @@ cmake -S . -B build/c -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/c -j"$(nproc)" >/dev/null
 ctest --test-dir build/c --output-on-failure
 # Run from tests/ so `import dictsqlite` finds the installed package, not ./python
-cd tests && python3 -m pytest -q -p no:cacheprovider python
+(cd tests && python3 -m pytest -q -p no:cacheprovider python)
+# Then the C tests and a focused pytest subset under ASan + UBSan (the whole
+# suite under them: scripts/sanitize.sh with no arguments).
+bash scripts/sanitize.sh -k "$SANITIZE_SUBSET"
+# The libFuzzer harnesses of the JSON and MessagePack decoders, 20 s each
+bash scripts/fuzz.sh

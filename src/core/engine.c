@@ -351,7 +351,9 @@ ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error 
         st = ds_store_open(cfg->path, &cfg->store, &e->store, err);
         if (st != DS_OK)
             goto fail;
-        st = ds_gencounter_open(cfg->path, &e->gen, err);
+        /* read_only: map an existing counter read-only, never create one */
+        st = cfg->store.read_only ? ds_gencounter_open_readonly(cfg->path, &e->gen, err)
+                                  : ds_gencounter_open(cfg->path, &e->gen, err);
         if (st != DS_OK)
             goto fail;
         atomic_init(&e->seen_gen, ds_gencounter_load(e->gen));

@@ -159,13 +159,39 @@ struct ds_store {
  * and values get a non-NULL pointer. */
 static const char empty[1] = "";
 
+/* Only a value SQLite can never take is DS_INVALID; everything else that
+ * fails in the file (a damaged page included: "database disk image is
+ * malformed" is the file's problem, not a value's) is in the DS_IO family, so
+ * a failed commit is always an OSError in Python. */
 static ds_status status_of(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_NOMEM: return DS_NOMEM;
-    case SQLITE_CORRUPT: return DS_CORRUPT;
     case SQLITE_TOOBIG: return DS_INVALID;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return DS_BUSY;
+    case SQLITE_READONLY: return DS_READONLY;
     default: return DS_IO;
+    }
+}
+
+/* The errno an error of this class carries when SQLite gives none: every
+ * DS_IO/DS_BUSY/DS_READONLY error has one. */
+static int fallback_errno(int prim)
+{
+    switch (prim) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return EBUSY;
+    case SQLITE_READONLY: return EROFS;
+    case SQLITE_FULL: return ENOSPC;
+    case SQLITE_CANTOPEN: return ENOENT;
+    case SQLITE_PERM:
+    case SQLITE_AUTH: return EACCES;
+    /* not a database, or a damaged one: SQLite has no errno for these, and
+     * EINVAL ("invalid argument": this file is not one we can use) is the
+     * closest the OS offers without claiming an I/O fault */
+    case SQLITE_NOTADB: return EINVAL;
+    default: return EIO;
     }
 }
 
@@ -213,7 +239,7 @@ static ds_status sql_fail(ds_store *s, int rc, ds_error *err, const char *what)
     else
         ds_error_set(err, st, "%s %s: %s", what, s->path, msg);
     err->sqlite_code = rc;
-    err->sys_errno = sys;
+    err->sys_errno = sys || st == DS_NOMEM || st == DS_INVALID ? sys : fallback_errno(prim);
     return st;
 }
 

@@ -1295,8 +1295,9 @@ static int check_v1_read_only(const char *path, const unsigned char *big, size_t
                              {"t", 1, "y", 1, buf, 2, 4, 0}};
     for (int i = 0; i < 2; i++) {
         ds_error_clear(&err);
-        CHECK_EQ_INT(ds_store_write_batch(s, &items[i], 1, &err), DS_IO);
+        CHECK_EQ_INT(ds_store_write_batch(s, &items[i], 1, &err), DS_READONLY);
         CHECK(strstr(err.msg, "readonly") != NULL);
+        CHECK(err.sys_errno != 0);
     }
     ds_store_close(s);
     return check_failures - before;
@@ -1598,9 +1599,10 @@ static void test_batch_busy(void)
     ds_error err;
     ds_error_clear(&err);
     double t0 = now_s();
-    CHECK_EQ_INT(ds_store_write_batch(s, items, n, &err), DS_IO);
+    CHECK_EQ_INT(ds_store_write_batch(s, items, n, &err), DS_BUSY);
     double waited = now_s() - t0;
     CHECK_EQ_INT(err.sqlite_code & 0xff, SQLITE_BUSY);
+    CHECK_EQ_INT(err.sys_errno, EBUSY);
     CHECK(strstr(err.msg, "locked") != NULL);
     CHECK(waited >= 0.04 && waited < 2.0); /* the busy timeout applied */
     /* Reads still work while another connection holds the write lock. */

@@ -220,6 +220,8 @@ class Batch:
             # naming the path; a damaged value must name its key.
             if self.kind != "files" and repr(key) not in str(exc):
                 self.violation(f"{op}({key!r}): CorruptValueError does not name the key: {exc}")
+        elif self.kind == "files" and isinstance(exc, OSError) and exc.errno:
+            pass  # a damaged page is the file's error: OSError with errno and path
         elif isinstance(exc, (MemoryError, RecursionError)):
             pass  # counted in the summary; issue 11 asks for CorruptValueError
         elif self.safe and type(exc) is ValueError:
