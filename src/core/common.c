@@ -1,4 +1,5 @@
 /* Error records and the byte hash shared by the core. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,10 @@ ds_status ds_error_set(ds_error *err, ds_status status, const char *fmt, ...)
 {
     if (err) {
         err->status = status;
+        /* a caller with a system error sets sys_errno after this call;
+         * these two classes always carry theirs */
+        err->sqlite_code = 0;
+        err->sys_errno = status == DS_BUSY ? EBUSY : status == DS_READONLY ? EROFS : 0;
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);

@@ -450,6 +450,10 @@ static ds_status ensure_schema(ds_store *s, ds_error *err)
         sqlite3_db_readonly(s->db, "main") == 1)
         return ss.has_kv_large ? DS_OK
                                : exec(s, temp_kv_large_sql, err, "cannot open");
+    if (sqlite3_db_readonly(s->db, "main") == 1 && !ss.has_kv)
+        return fail_plain(err, DS_CORRUPT,
+                          "%s holds no dictsqlite data (no table kv), and a "
+                          "read-only open cannot create it", s->path);
     st = exec(s, "BEGIN IMMEDIATE", err, "cannot initialize");
     if (st != DS_OK)
         return st;
@@ -464,6 +468,53 @@ static ds_status ensure_schema(ds_store *s, ds_error *err)
     if (st != DS_OK && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
+}
+
+/* The URI that opens s->path without writing to it or beside it. SQLite's
+ * mode=ro still creates (and leaves) -wal and -shm for a WAL database, so:
+ * when either exists, another connection has the file open (or left them),
+ * and mode=ro only uses them; when neither exists, no connection has it open
+ * in WAL mode, and immutable=1 reads the file with no locks and no side
+ * files. The price of immutable (README, read-only use): a writer that opens
+ * the file later is not seen until the read-only instance is reopened. A
+ * missing file fails here with ENOENT, before SQLite could create anything. */
+static ds_status read_only_uri(ds_store *s, char **out, ds_error *err)
+{
+    struct stat sb;
+    if (stat(s->path, &sb) != 0) {
+        int e = errno;
+        ds_status st = fail_plain(err, DS_IO, "cannot open %s read-only: %s", s->path,
+                                  strerror(e));
+        if (err)
+            err->sys_errno = e;
+        return st;
+    }
+    size_t n = strlen(s->path);
+    char *side = malloc(n + 5);
+    if (!side)
+        return fail_plain(err, DS_NOMEM, "out of memory opening %s", s->path);
+    struct stat ignored;
+    memcpy(side, s->path, n);
+    memcpy(side + n, "-wal", 5);
+    int in_use = stat(side, &ignored) == 0;
+    memcpy(side + n, "-shm", 5);
+    in_use = in_use || stat(side, &ignored) == 0;
+    free(side);
+    /* "file:" + the path with %, ? and # escaped + the query; an absolute
+     * path gets an empty authority ("file:///...") so "//x" stays a path */
+    char *uri = malloc(3 * n + 32);
+    if (!uri)
+        return fail_plain(err, DS_NOMEM, "out of memory opening %s", s->path);
+    char *p = uri + sprintf(uri, "%s", s->path[0] == '/' ? "file://" : "file:");
+    for (const char *c = s->path; *c; c++) {
+        if (*c == '%' || *c == '?' || *c == '#')
+            p += sprintf(p, "%%%02X", (unsigned char)*c);
+        else
+            *p++ = *c;
+    }
+    strcpy(p, in_use ? "?mode=ro" : "?mode=ro&immutable=1");
+    *out = uri;
+    return DS_OK;
 }
 
 ds_status ds_store_open(const char *path, const ds_store_options *opt,
@@ -503,7 +554,18 @@ ds_status ds_store_open(const char *path, const ds_store_options *opt,
     flags |= SQLITE_OPEN_EXRESCODE;
 #endif
     ds_status st;
-    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    char *uri = NULL;
+    const char *open_name = path;
+    int read_only = o.read_only && !s->memory;
+    if (read_only) {
+        if ((st = read_only_uri(s, &uri, err)) != DS_OK)
+            goto fail;
+        open_name = uri;
+        flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY |
+                SQLITE_OPEN_URI;
+    }
+    int rc = sqlite3_open_v2(open_name, &s->db, flags, NULL);
+    free(uri);
     if (rc != SQLITE_OK) {
         st = s->db ? sql_fail(s, rc, err, "cannot open")
                    : fail_plain(err, DS_NOMEM, "out of memory opening %s", path);
@@ -519,8 +581,12 @@ ds_status ds_store_open(const char *path, const ds_store_options *opt,
              o.sync_full ? "FULL" : "NORMAL", cache_kib, mmap);
     /* journal_mode is the first statement to read the file, so "not a
      * database" surfaces here. */
-    if (!s->memory &&
+    if (!s->memory && !read_only &&
         (st = exec(s, "PRAGMA journal_mode=WAL", err, "cannot open")) != DS_OK)
+        goto fail;
+    /* read_only: "PRAGMA schema_version" is the first read, so "not a
+     * database" surfaces here too */
+    if (read_only && (st = exec(s, "PRAGMA schema_version", err, "cannot open")) != DS_OK)
         goto fail;
     if ((st = exec(s, pragmas, err, "cannot open")) != DS_OK)
         goto fail;
