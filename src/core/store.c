@@ -82,6 +82,9 @@ enum {
     "SELECT " cols " FROM kv WHERE " where " UNION ALL "                       \
     "SELECT " cols " FROM kv_large WHERE " where " ORDER BY key LIMIT " limit
 
+#define TEXT_KEY "typeof(key)='text'"
+#define TEXT_TBL "typeof(tbl)='text'"
+
 static const char *const stmt_sql[ST__N] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -103,18 +106,26 @@ static const char *const stmt_sql[ST__N] = {
                  "(SELECT count(*) FROM kv_large WHERE tbl=?1)",
     [ST_CLEAR_NS] = "DELETE FROM kv WHERE tbl=?1",
     [ST_CLEAR_NS_LARGE] = "DELETE FROM kv_large WHERE tbl=?1",
-    [ST_SCAN_KEYS] = BOTH_BY_KEY("key", "tbl=?1", "?2"),
-    [ST_SCAN_KEYS_AFTER] = BOTH_BY_KEY("key", "tbl=?1 AND key>?2", "?3"),
-    [ST_SCAN_ROWS] = BOTH_BY_KEY("key, codec, value", "tbl=?1", "?2"),
+    /* Keyset paging binds the last key as TEXT, and SQLite sorts every BLOB
+     * above every TEXT (numbers below): a key stored as another type (a
+     * damaged or hand-edited file) would come back on every page. We only
+     * ever store TEXT, and a lookup by a TEXT key never finds the others,
+     * so the walks skip them too: every walk makes progress. */
+    [ST_SCAN_KEYS] = BOTH_BY_KEY("key", "tbl=?1 AND " TEXT_KEY, "?2"),
+    [ST_SCAN_KEYS_AFTER] = BOTH_BY_KEY("key", "tbl=?1 AND key>?2 AND " TEXT_KEY, "?3"),
+    [ST_SCAN_ROWS] = BOTH_BY_KEY("key, codec, value", "tbl=?1 AND " TEXT_KEY, "?2"),
     [ST_SCAN_ROWS_AFTER] =
-        BOTH_BY_KEY("key, codec, value", "tbl=?1 AND key>?2", "?3"),
+        BOTH_BY_KEY("key, codec, value", "tbl=?1 AND key>?2 AND " TEXT_KEY, "?3"),
     /* Skip-scan over the primary keys: one index seek per namespace and
      * table instead of reading every row as SELECT DISTINCT would. The merge
      * pulls only the first row of each arm. */
-    [ST_NS_FIRST] = "SELECT tbl FROM kv UNION ALL SELECT tbl FROM kv_large "
-                    "ORDER BY tbl LIMIT 1",
-    [ST_NS_NEXT] = "SELECT tbl FROM kv WHERE tbl>?1 UNION ALL "
-                   "SELECT tbl FROM kv_large WHERE tbl>?1 ORDER BY tbl LIMIT 1",
+    /* The same for table names (tables() once looped forever on a tbl
+     * stored as a BLOB). */
+    [ST_NS_FIRST] = "SELECT tbl FROM kv WHERE " TEXT_TBL " UNION ALL "
+                    "SELECT tbl FROM kv_large WHERE " TEXT_TBL " ORDER BY tbl LIMIT 1",
+    [ST_NS_NEXT] = "SELECT tbl FROM kv WHERE tbl>?1 AND " TEXT_TBL " UNION ALL "
+                   "SELECT tbl FROM kv_large WHERE tbl>?1 AND " TEXT_TBL
+                   " ORDER BY tbl LIMIT 1",
     [ST_META_GET] = "SELECT value FROM dictsqlite_meta WHERE name=?1",
     [ST_META_SET] = "INSERT INTO dictsqlite_meta(name,value) VALUES(?1,?2) "
                     "ON CONFLICT(name) DO UPDATE SET value=excluded.value",

@@ -143,9 +143,7 @@ def test_fuzz_encrypted(seed, storage_mode, persist_mode, tmp_path):
     assert r["exceptions"]["getitem"].get("CorruptValueError", 0) > 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 #8: a tbl or key stored as a BLOB makes "
-                   "tables() (and key scans) return the same row forever")
-@pytest.mark.parametrize("persist_mode", ["writethrough"])
+@pytest.mark.parametrize("persist_mode", ["lazy", "writethrough"])
 def test_fuzz_key_and_table_column_types(persist_mode, tmp_path):
     # 30 cases take under a second when scans make progress.
     run_batch("columns", 0, "json", persist_mode, tmp_path, cases=30, timeout=10)
