@@ -164,6 +164,12 @@ struct ds_store {
     sqlite3_stmt *st[ST__N];
     int memory;
     char *path;
+    /* The file's identity at open, to refuse commits once the path no longer
+     * names it (deleted or replaced: the data would go to an unlinked
+     * inode and be lost at close). has_identity is 0 for :memory:. */
+    int has_identity;
+    dev_t dev;
+    ino_t ino;
 };
 
 /* Binding NULL would store SQL NULL (violating NOT NULL), so empty strings
@@ -603,6 +609,12 @@ ds_status ds_store_open(const char *path, const ds_store_options *opt,
         goto fail;
     if ((st = ensure_schema(s, err)) != DS_OK)
         goto fail;
+    struct stat sb;
+    if (!s->memory && stat(path, &sb) == 0) {
+        s->has_identity = 1;
+        s->dev = sb.st_dev;
+        s->ino = sb.st_ino;
+    }
     for (int i = 0; i < ST__N; i++) {
         rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
                                 SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
@@ -753,10 +765,30 @@ static ds_status txn_begin(ds_store *s, ds_error *err)
     return rc == SQLITE_OK ? DS_OK : sql_fail(s, rc, err, "cannot write to");
 }
 
+/* Is s->path still the file we opened? One stat() per commit, about a
+ * microsecond against the tens a commit costs. Checked inside the write
+ * transaction, so a failure rolls the batch back. */
+static ds_status check_identity(ds_store *s, ds_error *err)
+{
+    struct stat sb;
+    if (!s->has_identity)
+        return DS_OK;
+    int e = stat(s->path, &sb) != 0 ? errno : 0;
+    if (!e && sb.st_dev == s->dev && sb.st_ino == s->ino)
+        return DS_OK;
+    ds_status st = fail_plain(err, DS_IO, "%s was deleted or replaced while open; "
+                              "nothing was written", s->path);
+    if (err)
+        err->sys_errno = e && e != ENOENT ? e : ENOENT;
+    return st;
+}
+
 /* Commits when r is DS_OK, else (or if the commit fails) rolls back.
  * Returns the outcome. */
 static ds_status txn_end(ds_store *s, ds_status r, ds_error *err)
 {
+    if (r == DS_OK)
+        r = check_identity(s, err);
     if (r == DS_OK) {
         int rc = step_done(s->st[ST_COMMIT]);
         if (rc == SQLITE_OK)

@@ -114,13 +114,10 @@ static int close_engine(DictSQLiteV4Object *self, int force)
     return 0;
 }
 
-/* A dropped instance whose final flush failed: report it the way Python
- * reports errors in __del__, naming the path only. The object itself is
- * not passed: its repr would show values, and it is already being freed. */
-static void report_failed_final_close(DictSQLiteV4Object *self)
+void dsv4_write_unraisable(DictSQLiteV4Object *self, const char *doing)
 {
-    PyObject *where = PyUnicode_FromFormat("closing DictSQLiteV4(%R) as it was freed; "
-                                           "its last writes could not be committed",
+    PyObject *where = PyUnicode_FromFormat("%s DictSQLiteV4(%R); its last writes could "
+                                           "not be committed", doing,
                                            self->path ? self->path : Py_None);
     PyErr_WriteUnraisable(where);
     Py_XDECREF(where);
@@ -136,7 +133,7 @@ static void V4_dealloc(DictSQLiteV4Object *self)
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
         if (close_engine(self, 1) < 0)
-            report_failed_final_close(self);
+            dsv4_write_unraisable(self, "closing, as it was freed,");
         PyErr_Restore(t, v, tb);
         /* an engine inherited through fork() is abandoned, never freed */
         if (self->fork_generation == ds_fork_generation) {

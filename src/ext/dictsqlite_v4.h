@@ -87,6 +87,12 @@ static inline void dsv4_unpin(DictSQLiteV4Object *self)
         Py_END_ALLOW_THREADS                                                   \
     } while (0)
 
+/* Report the pending exception as Python reports errors in __del__
+ * ("Exception ignored in: ..."), naming what was being done and the path.
+ * Never the object itself: its repr shows values (and at dealloc it is
+ * being freed). */
+void dsv4_write_unraisable(DictSQLiteV4Object *self, const char *doing);
+
 /* 0 if the object may be used; else -1 with DatabaseClosedError (closed, or
  * inherited through fork()). */
 int dsv4_check_usable(DictSQLiteV4Object *self);

@@ -55,7 +55,7 @@ static PyObject *flush_all(PyObject *mod, PyObject *unused)
             continue;
         PyObject *r = PyObject_CallMethod((PyObject *)db, "flush", NULL);
         if (!r)
-            PyErr_WriteUnraisable((PyObject *)db);
+            dsv4_write_unraisable(db, "flushing at interpreter exit");
         Py_XDECREF(r);
     }
     Py_DECREF(snapshot);
