@@ -241,8 +241,15 @@ static int step(reader *r)
     case 0x80: /* PROTO */
         a = take(r, 1);
         return a && *a >= 2 && *a <= 5 ? 0 : -1;
-    case 0x95: /* FRAME: a length we do not need */
-        return take(r, 8) ? 0 : -1;
+    case 0x95: { /* FRAME: not needed to read, but a frame longer than
+                  * what is left is a truncated pickle, as pickle.loads
+                  * says: give up rather than read what follows */
+        const unsigned char *len = take(r, 8);
+        uint64_t n = 0;
+        for (int i = 7; len && i >= 0; i--)
+            n = n << 8 | len[i];
+        return len && n <= (uint64_t)(r->end - r->p) ? 0 : -1;
+    }
     case '}': return push(r, PyDict_New());
     case ']': return push(r, PyList_New(0));
     case ')': return push(r, PyTuple_New(0));

@@ -12,6 +12,7 @@ refuse, at write time, values that a safe read would refuse later.
 """
 from __future__ import annotations
 
+import _compat_pickle
 import inspect
 import io
 import pickle
@@ -163,6 +164,15 @@ class SafePolicy:
         return True
 
 
+def _python3_name(module: str, name: str) -> tuple[str, str]:
+    """The name a protocol 0-2 pickle means: Python 2 spellings such as
+    __builtin__.set are mapped as pickle's own fix_imports does, so the policy
+    judges the global that is really loaded."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
 def _forbidden(module: str, name: str) -> pickle.UnpicklingError:
     return pickle.UnpicklingError(f"forbidden global: {module}.{name}")
 
@@ -175,6 +185,7 @@ class SafeUnpickler(pickle.Unpickler):
         self.policy = policy if policy is not None else SafePolicy()
 
     def find_class(self, module, name):
+        module, name = _python3_name(module, name)
         verdict = self.policy.check_name(module, name)
         if verdict is False:
             raise _forbidden(module, name)
@@ -242,6 +253,7 @@ def validate_pickle(data, policy: Optional[SafePolicy] = None) -> None:
     except Exception as exc:  # malformed pickle
         raise ValueError(f"not a valid pickle: {exc}") from exc
     for module, name in found:
+        module, name = _python3_name(module, name)
         verdict = policy.check_name(module, name)
         if verdict is not False:
             # Resolved as a protocol-4 read would (dotted names included),

@@ -1,0 +1,158 @@
+"""Bytes are data (issue 11, defect 5; README "Storage modes"): hostile
+pickles stored as bytes never run when read back, through any read, in any
+persist mode, with safe pickle on or off. A marker file per payload proves
+it: the control test shows that pickle.loads of the same bytes creates it.
+
+The reads run in subprocesses (conftest.run_python), so a crash fails the
+test instead of the run."""
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import run_python
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import malicious_pickles  # noqa: E402
+
+CONTROL = r"""
+import os, pickle, sys, time
+sys.path.insert(0, sys.argv[2])
+import malicious_pickles as m
+d = sys.argv[1]
+made = []
+for name, data, marker in m.payloads(d):
+    try:
+        pickle.loads(data)
+    except Exception:
+        pass
+deadline = time.monotonic() + 5  # Popen does not wait for its child
+ps = m.payloads(d)
+while time.monotonic() < deadline and not all(os.path.exists(mk) for _, _, mk in ps):
+    time.sleep(0.05)
+print(sum(os.path.exists(mk) for _, _, mk in ps), len(ps))
+"""
+
+STORE_AND_READ = r"""
+import json, os, pickle, sys, time
+sys.path.insert(0, sys.argv[2])
+import malicious_pickles as m
+from dictsqlite import DictSQLiteV4
+d, mode, safe = sys.argv[1], sys.argv[3], sys.argv[4] == "1"
+path = os.path.join(d, "db.sqlite")
+kw = {"enable_safe_pickle": True} if safe else {}
+ps = m.payloads(d)
+outcome = {}
+db = DictSQLiteV4(path, persist_mode=mode, hot_capacity=4, **kw)
+
+def reads(db, name):
+    got = []
+    for how, fn in (("getitem", lambda: db[name]), ("get", lambda: db.get(name)),
+                    ("values", lambda: db.values()[sorted(db.keys()).index(name)]),
+                    ("items", lambda: dict(db.items())[name]),
+                    ("batch_get", lambda: db.batch_get([name])[name])):
+        try:
+            v = fn()
+            got.append("bytes" if v == data else f"other:{type(v).__name__}")
+        except ValueError as exc:
+            got.append("refused-naming-key" if repr(name) in str(exc) else f"refused:{exc}")
+    return got
+
+for name, data, marker in ps:
+    try:
+        db[name] = data
+    except ValueError as exc:
+        outcome[name] = ["write-refused"]
+        continue
+    outcome[name] = reads(db, name)
+db.close()
+if mode != "memory":
+    db = DictSQLiteV4(path, persist_mode=mode, hot_capacity=4, **kw)
+    for name, data, marker in ps:
+        if outcome[name] != ["write-refused"]:
+            outcome[name] += reads(db, name)
+    db.close()
+time.sleep(0.5)  # a Popen child would have run by now
+outcome["__markers__"] = sorted(n for n, _, mk in ps if os.path.exists(mk))
+print(json.dumps(outcome))
+"""
+
+
+def test_control_every_payload_runs_under_pickle_loads(tmp_path):
+    proc = run_python(CONTROL, tmp_path, HERE)
+    made, total = map(int, proc.stdout.split())
+    assert total >= 15
+    assert made == total  # otherwise the corpus could not show anything
+
+
+@pytest.mark.parametrize("safe", [False, True], ids=["plain", "safe_pickle"])
+@pytest.mark.parametrize("mode", ["memory", "lazy", "writethrough"])
+def test_no_stored_payload_ever_runs(tmp_path, mode, safe):
+    proc = run_python(STORE_AND_READ, tmp_path, HERE, mode, int(safe))
+    outcome = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert outcome.pop("__markers__") == []
+    assert len(outcome) >= 15
+    for name, results in outcome.items():
+        if safe:
+            # refused at the write (the opcode walk), or on read naming the key,
+            # or back as the bytes: never anything else
+            assert set(results) <= {"write-refused", "refused-naming-key", "bytes"}, (name, results)
+        else:
+            # without safe pickle the passthrough still reads them only through
+            # the restricted unpickler: the exact bytes come back
+            assert set(results) == {"bytes"}, (name, results)
+
+
+BYPASS = r"""
+import os, sys, time
+d = sys.argv[1]
+sys.path.insert(0, d)
+sys.path.insert(0, sys.argv[2])
+import malicious_pickles as m
+from dictsqlite import DictSQLiteV4
+marker = os.path.join(d, "bypass")
+data = m.myapp_bypass(marker)
+results = []
+for safe in (False, True):
+    kw = dict(enable_safe_pickle=True, safe_pickle_allowed_modules=["myapp"]) if safe else {}
+    db = DictSQLiteV4(os.path.join(d, f"b{safe}.db"), **kw)
+    try:
+        db["k"] = data
+        try:
+            v = db["k"]
+            results.append("bytes" if v == data else "other")
+        except ValueError as exc:
+            results.append("refused" if "'k'" in str(exc) else "refused-without-key")
+    except ValueError:
+        results.append("write-refused")
+    db.close()
+time.sleep(0.5)
+print(results, os.path.exists(marker))
+"""
+
+
+def test_an_allowed_module_does_not_open_the_modules_it_imports(tmp_path):
+    (tmp_path / "myapp.py").write_text("import subprocess\n")
+    proc = run_python(BYPASS, tmp_path, HERE)
+    results, made = proc.stdout.strip().rsplit(" ", 1)
+    assert made == "False"
+    assert results in ("['bytes', 'bytes']", "['bytes', 'refused']", "['bytes', 'write-refused']")
+
+
+def test_a_pickle_claiming_a_huge_frame_is_corrupt_or_bytes(tmp_path):
+    from dictsqlite import CorruptValueError, DictSQLiteV4
+    import pickle
+    for tail in (b"N.", b"\x8c\x05hello.", b"\x8e" + (2 ** 62).to_bytes(8, "little") + b"."):
+        data = b"\x80\x04\x95" + (2 ** 62).to_bytes(8, "little") + tail
+        try:
+            expected = [pickle.loads(data), data]
+        except Exception:
+            expected = [data]
+        with DictSQLiteV4(str(tmp_path / "f.db")) as db:
+            db["k"] = data
+            try:
+                assert db["k"] in expected  # never MemoryError
+            except CorruptValueError as exc:
+                assert "'k'" in str(exc)
