@@ -42,6 +42,9 @@ cflags, libs = library_flags()
 compile_args = ["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
                 "-Wno-missing-field-initializers", "-O2", *cflags]
 link_args = [*libs, "-lpthread"]
+if os.environ.get("DICTSQLITE_FAULTS"):
+    # test-only fault injection (include/dictsqlite/faults.h); never released
+    compile_args.append("-DDS_FAULTS")
 if os.environ.get("DICTSQLITE_SANITIZE"):
     # ASan + UBSan build of the whole extension; see README "Sanitizers".
     sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",

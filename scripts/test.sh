@@ -17,5 +17,7 @@ ctest --test-dir build/c --output-on-failure
 # Then the C tests and a focused pytest subset under ASan + UBSan (the whole
 # suite under them: scripts/sanitize.sh with no arguments).
 bash scripts/sanitize.sh -k "$SANITIZE_SUBSET"
+# Fault injection: a -DDS_FAULTS build, every operation swept over failing calls
+bash scripts/faults.sh
 # The libFuzzer harnesses of the JSON and MessagePack decoders, 20 s each
 bash scripts/fuzz.sh

@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "dictsqlite/crypto.h"
+#include "dictsqlite/faults.h"
 
 const ds_kdf_params DS_KDF_DEFAULTS = {2, 19456, 1};
 

@@ -36,6 +36,7 @@
 #include <sqlite3.h>
 
 #include "dictsqlite/entry.h"
+#include "dictsqlite/faults.h"
 #include "dictsqlite/store.h"
 
 #define DS_STR_(x) #x

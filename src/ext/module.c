@@ -8,6 +8,8 @@
 #include "dictsqlite_v4.h"
 #include "module_state.h"
 #include "pickle_fast.h"
+#include "dictsqlite/faults.h"
+#include "options.h"
 
 unsigned long ds_fork_generation = 0;
 
@@ -96,7 +98,48 @@ static PyObject *pickle_loads_fast(PyObject *mod, PyObject *data)
     return r;
 }
 
+#ifdef DS_FAULTS
+/* Test builds only (include/dictsqlite/faults.h). */
+static int fault_kind(PyObject *name, ds_fault_kind *out)
+{
+    static const char *const kinds[] = {"step", "prepare", "evp", NULL};
+    int i = ds_parse_choice("kind", name, kinds, "'step', 'prepare', 'evp'");
+    if (i < 0)
+        return -1;
+    *out = (ds_fault_kind)i;
+    return 0;
+}
+
+static PyObject *inject_fault(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *name;
+    long n;
+    ds_fault_kind kind;
+    if (!PyArg_ParseTuple(args, "Ol:_inject_fault", &name, &n) || fault_kind(name, &kind) < 0)
+        return NULL;
+    ds_fault_arm(kind, n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *fault_count(PyObject *mod, PyObject *name)
+{
+    (void)mod;
+    ds_fault_kind kind;
+    if (fault_kind(name, &kind) < 0)
+        return NULL;
+    return PyLong_FromLong(ds_fault_count(kind));
+}
+#endif
+
 static PyMethodDef native_methods[] = {
+#ifdef DS_FAULTS
+    {"_inject_fault", inject_fault, METH_VARARGS,
+     "_inject_fault(kind, n): the nth 'step', 'prepare' or 'evp' call from now fails "
+     "(n = 0 disarms). Fault-injection builds only."},
+    {"_fault_count", fault_count, METH_O,
+     "_fault_count(kind): calls of kind since it was armed. Fault-injection builds only."},
+#endif
     {"_pickle_dumps_fast", pickle_dumps_fast, METH_VARARGS,
      "_pickle_dumps_fast(value, protocol=HIGHEST) -> bytes or None (tests only)."},
     {"_pickle_loads_fast", pickle_loads_fast, METH_O,
