@@ -156,3 +156,35 @@ def test_a_pickle_claiming_a_huge_frame_is_corrupt_or_bytes(tmp_path):
                 assert db["k"] in expected  # never MemoryError
             except CorruptValueError as exc:
                 assert "'k'" in str(exc)
+
+
+EXT_BYPASS = r"""
+import copyreg, os, pickle, sys
+from dictsqlite import DictSQLiteV4
+marker = sys.argv[1]
+# an application registered an extension code, and some pickle used it, so
+# copyreg's cache is warm: the unpickler would resolve EXT without find_class
+copyreg.add_extension("os", "system", 240)
+cmd = f"touch '{marker}'".encode()
+payload = b"\x80\x02\x82\xf0X" + len(cmd).to_bytes(4, "little") + cmd + b"\x85R."
+pickle.loads(b"\x80\x02\x82\xf0.")
+out = []
+for safe in (False, True):
+    db = DictSQLiteV4(os.path.join(os.path.dirname(marker), f"e{safe}.db"),
+                      enable_safe_pickle=safe)
+    try:
+        db["k"] = payload
+        out.append("bytes" if db["k"] == payload else "other")
+    except ValueError:
+        out.append("refused")
+    db.close()
+print(out, os.path.exists(marker))
+"""
+
+
+def test_an_extension_code_with_a_warm_copyreg_cache_runs_nothing(tmp_path):
+    # found by the corpus work: EXT opcodes bypassed find_class
+    proc = run_python(EXT_BYPASS, tmp_path / "ext-marker")
+    results, made = proc.stdout.strip().rsplit(" ", 1)
+    assert made == "False"
+    assert results in ("['bytes', 'refused']", "['bytes', 'bytes']")

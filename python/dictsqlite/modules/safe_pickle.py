@@ -13,6 +13,7 @@ refuse, at write time, values that a safe read would refuse later.
 from __future__ import annotations
 
 import _compat_pickle
+import copyreg
 import inspect
 import io
 import pickle
@@ -195,9 +196,31 @@ class SafeUnpickler(pickle.Unpickler):
         return obj
 
 
+def _check_extension_codes(unpickler, data) -> None:
+    """The unpickler resolves EXT1/2/4 opcodes from copyreg's extension
+    cache without calling find_class, so once the process has registered an
+    extension code (and any pickle used it), its target would load unchecked.
+    Check each code's target through find_class first; free when nothing is
+    registered, which is the usual case."""
+    if not copyreg._extension_registry:
+        return
+    try:
+        ops = list(pickletools.genops(data))
+    except Exception:
+        return  # malformed: the load itself will fail
+    for opcode, arg, _pos in ops:
+        if opcode.name in ("EXT1", "EXT2", "EXT4"):
+            target = copyreg._inverted_registry.get(arg)
+            if target is None:
+                raise pickle.UnpicklingError(f"unregistered extension code {arg}")
+            unpickler.find_class(*target)
+
+
 def safe_loads(data, *, policy: Optional[SafePolicy] = None, **kw):
     """pickle.loads through SafeUnpickler."""
-    return SafeUnpickler(io.BytesIO(data), policy=policy, **kw).load()
+    unpickler = SafeUnpickler(io.BytesIO(data), policy=policy, **kw)
+    _check_extension_codes(unpickler, data)
+    return unpickler.load()
 
 
 def _globals_of(data) -> Iterable[tuple[str, str]]:
@@ -215,6 +238,9 @@ def _globals_of(data) -> Iterable[tuple[str, str]]:
         if name in ("GLOBAL", "INST"):
             module, _, qual = arg.partition(" ")
             yield module, qual
+            recent.append(None)
+        elif name in ("EXT1", "EXT2", "EXT4"):
+            yield copyreg._inverted_registry.get(arg, ("<unregistered>", f"<ext {arg}>"))
             recent.append(None)
         elif name == "STACK_GLOBAL":
             if len(recent) >= 2 and isinstance(recent[-1], str) and isinstance(recent[-2], str):
