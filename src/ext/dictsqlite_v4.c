@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <structmember.h>
 
+#include "buffer.h"
 #include "db_ops.h"
 #include "mapping.h"
 #include "v4_options.h"
@@ -371,34 +372,22 @@ static PyObject *V4_table(DictSQLiteV4Object *self, PyObject *name)
 /* Table names gathered by the core without the GIL: one buffer of
  * length-prefixed names, turned into str objects afterwards. */
 typedef struct name_buffer {
-    char *data;
-    size_t len, cap;
+    ds_buf buf;
     int oom;
 } name_buffer;
 
 static int append_table_name(const char *tbl, size_t tlen, void *ctx)
 {
     name_buffer *b = ctx;
-    size_t need = b->len + sizeof(size_t) + tlen;
-    if (need > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < need)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (!data) {
-            b->oom = 1;
-            return 1; /* stop */
-        }
-        b->data = data;
-        b->cap = cap;
+    if (ds_buf_append(&b->buf, &tlen, sizeof(size_t)) < 0 ||
+        ds_buf_append(&b->buf, tbl, tlen) < 0) {
+        b->oom = 1;
+        return 1; /* stop */
     }
-    memcpy(b->data + b->len, &tlen, sizeof(size_t));
-    memcpy(b->data + b->len + sizeof(size_t), tbl, tlen);
-    b->len = need;
     return 0;
 }
 
-static PyObject *names_to_list(const name_buffer *b)
+static PyObject *names_to_list(const ds_buf *b)
 {
     PyObject *names = PyList_New(0);
     for (size_t pos = 0; names && pos < b->len;) {
@@ -419,7 +408,8 @@ static PyObject *V4_tables(DictSQLiteV4Object *self, PyObject *unused)
     (void)unused;
     CHECK_USABLE_OR_NULL(self);
     /* listing flushes pending writes and reads SQLite: no GIL */
-    name_buffer b = {0};
+    name_buffer b = {.oom = 0};
+    ds_buf_init(&b.buf);
     ds_error err;
     ds_status st;
     DS_WITHOUT_GIL(self, st, ds_engine_list_ns(self->engine, append_table_name, &b, &err));
@@ -429,8 +419,8 @@ static PyObject *V4_tables(DictSQLiteV4Object *self, PyObject *unused)
     else if (st != DS_OK)
         dsv4_raise(self, st, &err);
     else
-        names = names_to_list(&b);
-    free(b.data);
+        names = names_to_list(&b.buf);
+    ds_buf_release(&b.buf);
     return names;
 }
 

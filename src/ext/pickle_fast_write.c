@@ -163,14 +163,12 @@ static int write_str(writer *w, PyObject *v)
 /* The little-endian two's complement of v in the length pickle.encode_long
  * picks (bit_length // 8 + 1 bytes), for ints past 64 bits, which are rare:
  * 64 bits at a time with public API only (PyLong_AsUnsignedLongLongMask and
- * shifts), so no Python-level call runs. *out is PyMem_Malloc'ed; 0, 1 to
- * give up (too large), or -1 with an exception. */
-static int long_bytes_big(PyObject *v, int negative, unsigned char **out, size_t *len)
+ * shifts), so no Python-level call runs. Appended to out; 0, 1 to give up
+ * (too large), or -1 with an exception. */
+static int long_bytes_big(PyObject *v, int negative, ds_buf *out)
 {
     PyObject *m = PyNumber_Absolute(v);
     PyObject *sixty_four = PyLong_FromLong(64);
-    unsigned char *d = NULL;
-    size_t n = 0, cap = 0;
     int rc = -1;
     while (m && sixty_four) {
         int zero = PyObject_Not(m);
@@ -181,21 +179,19 @@ static int long_bytes_big(PyObject *v, int negative, unsigned char **out, size_t
         unsigned long long chunk = PyLong_AsUnsignedLongLongMask(m);
         if (chunk == (unsigned long long)-1 && PyErr_Occurred())
             goto done;
-        if (n + 9 > cap) {
-            cap = cap ? cap * 2 : 64;
-            unsigned char *grown = PyMem_Realloc(d, cap);
-            if (!grown) {
-                PyErr_NoMemory();
-                goto done;
-            }
-            d = grown;
+        /* 8 bytes now, and room for the sign byte added below */
+        if (ds_buf_reserve(out, 9) < 0) {
+            PyErr_NoMemory();
+            goto done;
         }
         for (int i = 0; i < 8; i++)
-            d[n++] = (unsigned char)(chunk >> (8 * i));
+            out->data[out->len++] = (char)(unsigned char)(chunk >> (8 * i));
         Py_SETREF(m, PyNumber_Rshift(m, sixty_four));
     }
     if (!m || !sixty_four)
         goto done;
+    unsigned char *d = (unsigned char *)out->data;
+    size_t n = out->len;
     while (n && d[n - 1] == 0) /* the magnitude's own length */
         n--;
     unsigned top = n ? d[n - 1] : 0;
@@ -205,10 +201,9 @@ static int long_bytes_big(PyObject *v, int negative, unsigned char **out, size_t
         rc = 1;
         goto done;
     }
-    if (want > n) { /* one more byte: d has room for 9 past n */
+    if (want > n) /* the sign byte: reserved above */
         d[n] = 0;
-        n = want;
-    }
+    n = want;
     if (negative) { /* two's complement: invert, add one */
         unsigned carry = 1;
         for (size_t i = 0; i < n; i++) {
@@ -217,66 +212,59 @@ static int long_bytes_big(PyObject *v, int negative, unsigned char **out, size_t
             carry = b >> 8;
         }
     }
-    *out = d;
-    *len = n;
-    d = NULL;
+    out->len = n;
     rc = 0;
 done:
-    PyMem_Free(d);
     Py_XDECREF(m);
     Py_XDECREF(sixty_four);
     return rc;
 }
 
-/* LONG1/LONG4 for ints outside the 32-bit range. */
-static int write_long(writer *w, PyObject *v)
+/* LONG1/LONG4 for ints outside the 32-bit range; x and overflow are
+ * PyLong_AsLongLongAndOverflow(v) as write_int computed them. */
+static int write_long(writer *w, PyObject *v, long long x, int overflow)
 {
-    unsigned char small[9];
-    unsigned char *big = NULL;
-    const unsigned char *d = small;
-    size_t n;
-    int overflow = 0;
-    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-    if (x == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 1;
-    }
+    ds_buf bytes;
+    ds_buf_init(&bytes);
     int negative = overflow ? overflow < 0 : x < 0;
     if (!overflow) {
         unsigned long long mag = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
         size_t bits = mag ? 64 - (size_t)__builtin_clzll(mag) : 0;
-        n = (bits >> 3) + 1; /* at most 9 */
-        for (size_t i = 0; i < n; i++)
-            small[i] = i < 8 ? (unsigned char)((unsigned long long)x >> (8 * i))
-                             : (x < 0 ? 0xff : 0);
+        bytes.len = (bits >> 3) + 1; /* at most 9: fits the inline space */
+        for (size_t i = 0; i < bytes.len; i++)
+            bytes.data[i] = (char)(i < 8 ? (unsigned char)((unsigned long long)x >> (8 * i))
+                                         : (x < 0 ? 0xff : 0));
     } else {
-        int got = long_bytes_big(v, negative, &big, &n);
-        if (got != 0)
+        int got = long_bytes_big(v, negative, &bytes);
+        if (got != 0) {
+            ds_buf_release(&bytes);
             return got;
-        d = big;
+        }
     }
+    const unsigned char *d = (const unsigned char *)bytes.data;
+    size_t n = bytes.len;
     if (negative && n > 1 && d[n - 1] == 0xff && (d[n - 2] & 0x80))
         n--;
-    int rc = 1;
+    int rc = 1; /* LONG4's length is signed: past INT32_MAX pickle.dumps raises */
     unsigned char *p;
-    if (n > INT32_MAX) { /* LONG4's length is signed; pickle.dumps raises */
-        rc = 1;
-    } else if (!(p = room(w, 5 + n))) {
-        rc = -1;
-    } else if (n < 256) {
-        p[0] = 0x8a;
-        p[1] = (unsigned char)n;
-        memcpy(p + 2, d, n);
-        w->out->len += 2 + n;
-        rc = 0;
-    } else {
-        p[0] = 0x8b;
-        put_le(p + 1, n, 4);
-        memcpy(p + 5, d, n);
-        w->out->len += 5 + n;
-        rc = 0;
+    if (n <= INT32_MAX) {
+        if (!(p = room(w, 5 + n))) {
+            rc = -1;
+        } else if (n < 256) {
+            p[0] = 0x8a;
+            p[1] = (unsigned char)n;
+            memcpy(p + 2, d, n);
+            w->out->len += 2 + n;
+            rc = 0;
+        } else {
+            p[0] = 0x8b;
+            put_le(p + 1, n, 4);
+            memcpy(p + 5, d, n);
+            w->out->len += 5 + n;
+            rc = 0;
+        }
     }
-    PyMem_Free(big);
+    ds_buf_release(&bytes);
     return rc;
 }
 
@@ -284,12 +272,12 @@ static int write_int(writer *w, PyObject *v)
 {
     int overflow;
     long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-    if (overflow || x < INT32_MIN || x > INT32_MAX)
-        return write_long(w, v);
     if (x == -1 && PyErr_Occurred()) { /* not for an exact int; be safe */
         PyErr_Clear();
         return 1;
     }
+    if (overflow || x < INT32_MIN || x > INT32_MAX)
+        return write_long(w, v, x, overflow);
     unsigned char *p = room(w, 5);
     if (!p)
         return -1;
