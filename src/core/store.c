@@ -167,8 +167,11 @@ struct ds_store {
     char *path;
     /* The file's identity at open, to refuse commits once the path no longer
      * names it (deleted or replaced: the data would go to an unlinked
-     * inode and be lost at close). has_identity is 0 for :memory:. */
+     * inode and be lost at close). has_identity is 0 for :memory:.
+     * identity_path is SQLite's absolute name of the file (owned by the
+     * connection), so a chdir() after open does not look like a deletion. */
     int has_identity;
+    const char *identity_path;
     dev_t dev;
     ino_t ino;
 };
@@ -611,8 +614,10 @@ ds_status ds_store_open(const char *path, const ds_store_options *opt,
     if ((st = ensure_schema(s, err)) != DS_OK)
         goto fail;
     struct stat sb;
-    if (!s->memory && stat(path, &sb) == 0) {
+    const char *abs = s->memory ? NULL : sqlite3_db_filename(s->db, "main");
+    if (abs && abs[0] && stat(abs, &sb) == 0) {
         s->has_identity = 1;
+        s->identity_path = abs;
         s->dev = sb.st_dev;
         s->ino = sb.st_ino;
     }
@@ -774,7 +779,7 @@ static ds_status check_identity(ds_store *s, ds_error *err)
     struct stat sb;
     if (!s->has_identity)
         return DS_OK;
-    int e = stat(s->path, &sb) != 0 ? errno : 0;
+    int e = stat(s->identity_path, &sb) != 0 ? errno : 0;
     if (!e && sb.st_dev == s->dev && sb.st_ino == s->ino)
         return DS_OK;
     ds_status st = fail_plain(err, DS_IO, "%s was deleted or replaced while open; "

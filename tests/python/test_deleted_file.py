@@ -43,3 +43,16 @@ def test_a_replaced_file_is_detected_and_the_new_one_untouched(tmp_path):
     with pytest.raises(FileNotFoundError):
         db.close()
     assert not db.closed  # close() that raised left it open, to retry
+
+
+def test_a_chdir_after_open_is_not_a_deletion(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    db = DictSQLiteV4("rel.db", persist_mode="writethrough")
+    db["x"] = 1
+    monkeypatch.chdir(tmp_path / "b")
+    db["y"] = 2  # still the same file: the check uses its absolute name
+    db.close()
+    with DictSQLiteV4(str(tmp_path / "a" / "rel.db")) as again:
+        assert dict(again.items()) == {"x": 1, "y": 2}
