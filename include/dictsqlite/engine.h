@@ -222,6 +222,47 @@ ds_status ds_engine_list_ns(ds_engine *e,
                             int (*fn)(const char *tbl, size_t tlen, void *ctx),
                             void *ctx, ds_error *err);
 
+/* ---- for the worker pool (pool.h) ----------------------------------------
+ *
+ * A reader connection: a second SQLite connection to the engine's file, for
+ * one thread's cold reads beside the writer (WAL lets readers run while a
+ * commit is in progress). Close it with ds_store_close before the engine. */
+ds_status ds_engine_open_reader(ds_engine *e, ds_store **out, ds_error *err);
+
+/* ds_engine_get with allow_io = 1, reading SQLite through conn (a reader
+ * connection; NULL for the engine's own). */
+ds_status ds_engine_get_via(ds_engine *e, ds_store *conn, uint32_t ns, const char *key,
+                            size_t klen, uint64_t hash, ds_entry **out, ds_error *err);
+
+/* One write request of a group (ds_engine_write_group). */
+typedef enum ds_write_kind {
+    DS_WRITE_PUT,    /* items[0..n) (owners must be NULL: the bytes are copied) */
+    DS_WRITE_DELETE, /* key; DS_NOTFOUND if absent */
+    DS_WRITE_FLUSH,  /* commit everything pending */
+} ds_write_kind;
+
+typedef struct ds_write_req {
+    ds_write_kind kind;
+    uint32_t ns;
+    const ds_put_item *items;
+    size_t n;
+    const char *key;
+    size_t klen;
+    uint64_t hash;
+    ds_status st;   /* the request's own outcome */
+    ds_error err;
+    void *undo_;    /* engine-private */
+} ds_write_req;
+
+/* Group commit: apply every request in order (each one as a whole or not at
+ * all), then commit them in one transaction when the persist mode commits
+ * writes (writethrough, once buffer_size writes are pending) or a FLUSH
+ * request asks for it. If that commit fails, every writethrough request of
+ * the group that was still pending is taken back and gets the error, so each
+ * request either committed or changed nothing. Lazy puts stay accepted (they
+ * are retried by the next flush). Runs without the GIL (it blocks). */
+void ds_engine_write_group(ds_engine *e, ds_write_req *const *reqs, size_t n);
+
 void ds_engine_get_stats(ds_engine *e, ds_engine_stats *out);
 
 /* Errors the background flusher met since the last call (0 if none); the

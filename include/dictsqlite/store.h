@@ -107,6 +107,9 @@ ds_status ds_store_open(const char *path, const ds_store_options *opt,
 void ds_store_close(ds_store *s);
 
 const char *ds_store_path(const ds_store *s);
+/* The file's absolute name where known (else the path as given): what a
+ * second connection to the same file opens. */
+const char *ds_store_file_name(const ds_store *s);
 
 /* The longest value a row can hold (SQLite's length limit less room for
  * the rest of the row). */

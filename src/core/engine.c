@@ -56,6 +56,7 @@ struct ds_engine {
     size_t buffer_size;
     unsigned flush_interval_ms;
     ds_store *store; /* NULL in memory mode */
+    ds_store_options store_opts; /* for reader connections */
     ds_hotmap *hot;
     ds_warm *warm;   /* NULL in memory mode */
     ds_wbuf *wbuf;   /* NULL in memory mode */
@@ -348,6 +349,7 @@ ds_status ds_engine_open(const ds_engine_config *cfg, ds_engine **out, ds_error 
         goto fail;
     }
     if (!memory) {
+        e->store_opts = cfg->store;
         st = ds_store_open(cfg->path, &cfg->store, &e->store, err);
         if (st != DS_OK)
             goto fail;
@@ -853,8 +855,10 @@ int ds_engine_peek_hot(ds_engine *e, uint32_t ns, const char *key, size_t klen,
     return ds_hotmap_peek_aux(e->hot, ns, key, klen, hash, aux, ref);
 }
 
-ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
-                        uint64_t hash, int allow_io, ds_entry **out, ds_error *err)
+/* ds_engine_get, reading SQLite through conn. */
+static ds_status get_from(ds_engine *e, ds_store *conn, uint32_t ns, const char *key,
+                          size_t klen, uint64_t hash, int allow_io, ds_entry **out,
+                          ds_error *err)
 {
     ds_entry *x = ds_hotmap_get(e->hot, ns, key, klen, hash);
     if (x) {
@@ -892,7 +896,7 @@ ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
     size_t vlen;
     cold_read r = {e, ns, key, klen, hash, NULL, NULL};
     atomic_fetch_add_explicit(&e->cold_reads, 1, memory_order_relaxed);
-    ds_status st = ds_store_get_into(e->store, n->name, n->len, key, klen, &codec,
+    ds_status st = ds_store_get_into(conn, n->name, n->len, key, klen, &codec,
                                      cold_read_alloc, &r, &vlen, err);
     if (st == DS_OK && r.sealed)
         st = unseal(e, n, &r, codec, vlen, err);
@@ -907,6 +911,29 @@ ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
     promote(e, x, seq);
     *out = x;
     return DS_OK;
+}
+
+ds_status ds_engine_get(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                        uint64_t hash, int allow_io, ds_entry **out, ds_error *err)
+{
+    return get_from(e, e->store, ns, key, klen, hash, allow_io, out, err);
+}
+
+/* A reader connection sees every commit made before its statement starts,
+ * and the write buffer is looked at first: a row leaves the buffer only
+ * after its commit, so the read cannot miss a write that was acknowledged. */
+ds_status ds_engine_get_via(ds_engine *e, ds_store *conn, uint32_t ns, const char *key,
+                            size_t klen, uint64_t hash, ds_entry **out, ds_error *err)
+{
+    return get_from(e, conn ? conn : e->store, ns, key, klen, hash, 1, out, err);
+}
+
+ds_status ds_engine_open_reader(ds_engine *e, ds_store **out, ds_error *err)
+{
+    *out = NULL;
+    if (!e->store)
+        return ds_error_set(err, DS_INVALID, "a memory-mode database has no file to read");
+    return ds_store_open(ds_store_file_name(e->store), &e->store_opts, out, err);
 }
 
 void ds_engine_share_value(ds_engine *e, ds_entry *old, ds_entry *x2)
@@ -1171,13 +1198,12 @@ ds_status ds_engine_put(ds_engine *e, uint32_t ns, const char *key, size_t klen,
     return st;
 }
 
-/* The body of put and put_many. *existed_first: whether items[0]'s key had
- * a value. */
-static ds_status put_items(ds_engine *e, uint32_t ns, const ds_put_item *items,
-                           size_t n, int allow_io, size_t *done, int *existed_first,
-                           ds_error *err)
+/* Steps 1 and 2 of a put call: on DS_OK every item is applied, and recs
+ * (n records, or NULL when nothing will be taken back) describes them. */
+static ds_status apply_puts(ds_engine *e, uint32_t ns, const ds_put_item *items,
+                            size_t n, int allow_io, undo_rec *recs, int *existed_first,
+                            ds_error *err)
 {
-    *done = 0;
     ds_status st = refuse_writes(e, err);
     size_t incoming = 0;
     for (size_t i = 0; i < n && st == DS_OK; i++) {
@@ -1198,16 +1224,12 @@ static ds_status put_items(ds_engine *e, uint32_t ns, const ds_put_item *items,
     /* step 1 */
     ds_entry *one_x;
     int one_exists;
-    undo_rec one_rec = {NULL, NULL};
     ds_entry **xs = n == 1 ? &one_x : malloc(n * sizeof(*xs));
     int *exists = n == 1 ? &one_exists : malloc(n * sizeof(*exists));
-    int want_undo = must_commit(e) && e->wbuf;
-    undo_rec *recs = !want_undo ? NULL : n == 1 ? &one_rec : calloc(n, sizeof(*recs));
-    if (!xs || !exists || (want_undo && !recs)) {
+    if (!xs || !exists) {
         if (n != 1) {
             free(xs);
             free(exists);
-            free(recs);
         }
         release_owners(e, items, n);
         return ds_error_set(err, DS_NOMEM, "out of memory storing %zu values", n);
@@ -1240,21 +1262,62 @@ static ds_status put_items(ds_engine *e, uint32_t ns, const ds_put_item *items,
             *existed_first = ex;
     }
     pthread_mutex_unlock(&e->write_lock);
-    /* step 3 */
-    if (want_undo)
-        st = commit_or_undo(e, ns, recs, n, err);
-    else
-        maybe_kick_flusher(e, n);
-    if (st == DS_OK)
-        *done = n;
 out:
-    if (recs)
-        undo_recs_release(e, recs, n);
     if (n != 1) {
         free(xs);
         free(exists);
-        free(recs);
     }
+    return st;
+}
+
+/* Undo records for a call of n writes: one inline, more on the heap; NULL
+ * when the mode never takes writes back (*ok = 0 when out of memory). */
+static undo_rec *undo_recs_new(ds_engine *e, size_t n, undo_rec *one, int *ok)
+{
+    *ok = 1;
+    if (!must_commit(e) || !e->wbuf)
+        return NULL;
+    if (n <= 1) {
+        *one = (undo_rec){NULL, NULL};
+        return one;
+    }
+    undo_rec *recs = calloc(n, sizeof(*recs));
+    *ok = recs != NULL;
+    return recs;
+}
+
+static void undo_recs_free(ds_engine *e, undo_rec *recs, size_t n, const undo_rec *one)
+{
+    if (!recs)
+        return;
+    undo_recs_release(e, recs, n ? n : 1);
+    if (recs != one)
+        free(recs);
+}
+
+/* The body of put and put_many. *existed_first: whether items[0]'s key had
+ * a value. */
+static ds_status put_items(ds_engine *e, uint32_t ns, const ds_put_item *items,
+                           size_t n, int allow_io, size_t *done, int *existed_first,
+                           ds_error *err)
+{
+    *done = 0;
+    undo_rec one;
+    int ok;
+    undo_rec *recs = undo_recs_new(e, n, &one, &ok);
+    if (!ok) {
+        release_owners(e, items, n);
+        return ds_error_set(err, DS_NOMEM, "out of memory storing %zu values", n);
+    }
+    ds_status st = apply_puts(e, ns, items, n, allow_io, recs, existed_first, err);
+    /* step 3 */
+    if (st == DS_OK && recs)
+        st = commit_or_undo(e, ns, recs, n, err);
+    else if (st == DS_OK)
+        maybe_kick_flusher(e, n);
+    if (st == DS_OK)
+        *done = n;
+    undo_recs_free(e, recs, n, &one);
     return st;
 }
 
@@ -1271,12 +1334,11 @@ ds_status ds_engine_put_many(ds_engine *e, uint32_t ns, const ds_put_item *items
     return put_items(e, ns, items, n, allow_io, done, NULL, err);
 }
 
-ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t klen,
-                           uint64_t hash, int allow_io, int *flush_due,
-                           ds_error *err)
+/* Steps 1 and 2 of a delete; rec (NULL when nothing will be taken back)
+ * describes it on DS_OK. */
+static ds_status apply_delete(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                              uint64_t hash, int allow_io, undo_rec *rec, ds_error *err)
 {
-    if (flush_due)
-        *flush_due = 0;
     ds_status st = refuse_writes(e, err);
     if (st == DS_OK && !allow_io && must_commit(e))
         st = DS_NEED_IO;
@@ -1287,7 +1349,6 @@ ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t kl
     if (!lock_writes(e, allow_io))
         return DS_NEED_IO;
     int exists = 0;
-    undo_rec rec = {NULL, NULL};
     ds_entry *tomb = NULL;
     st = exists_locked(e, ns, key, klen, hash, allow_io, &exists, err);
     if (st == DS_OK && !exists)
@@ -1301,9 +1362,9 @@ ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t kl
     }
     if (st == DS_OK) {
         if (tomb) {
-            if (must_commit(e)) {
-                rec.prev = ds_wbuf_get(e->wbuf, ns, key, klen, hash);
-                rec.mine = ds_entry_incref(tomb);
+            if (rec) {
+                rec->prev = ds_wbuf_get(e->wbuf, ns, key, klen, hash);
+                rec->mine = ds_entry_incref(tomb);
             }
             (void)ds_wbuf_put(e->wbuf, tomb); /* room reserved above */
             tomb = NULL;
@@ -1322,12 +1383,115 @@ ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t kl
     pthread_mutex_unlock(&e->write_lock);
     if (tomb)
         ds_entry_decref(tomb, &e->retire);
-    if (st == DS_OK && rec.mine)
-        st = commit_or_undo(e, ns, &rec, 1, err);
+    return st;
+}
+
+ds_status ds_engine_delete(ds_engine *e, uint32_t ns, const char *key, size_t klen,
+                           uint64_t hash, int allow_io, int *flush_due,
+                           ds_error *err)
+{
+    if (flush_due)
+        *flush_due = 0;
+    undo_rec one;
+    int ok;
+    undo_rec *rec = undo_recs_new(e, 1, &one, &ok);
+    ds_status st = apply_delete(e, ns, key, klen, hash, allow_io, rec, err);
+    if (st == DS_OK && rec)
+        st = commit_or_undo(e, ns, rec, 1, err);
     else if (st == DS_OK)
         maybe_kick_flusher(e, 1);
-    undo_recs_release(e, &rec, 1);
+    undo_recs_free(e, rec, 1, &one);
     return st;
+}
+
+/* ---- group commit (the worker pool's writer) --------------------------- */
+
+typedef struct group_undo {
+    undo_rec one;
+    undo_rec *recs;
+    size_t n;
+    int applied;
+} group_undo;
+
+static void group_apply(ds_engine *e, ds_write_req *r, int *want_flush)
+{
+    group_undo *u = r->undo_;
+    int ok = 1;
+    ds_error_clear(&r->err);
+    switch (r->kind) {
+    case DS_WRITE_FLUSH:
+        *want_flush = 1;
+        r->st = DS_OK;
+        return;
+    case DS_WRITE_PUT:
+        u->n = r->n;
+        u->recs = undo_recs_new(e, r->n, &u->one, &ok);
+        if (!ok)
+            r->st = ds_error_set(&r->err, DS_NOMEM, "out of memory storing %zu values", r->n);
+        else if (r->n == 0)
+            r->st = refuse_writes(e, &r->err);
+        else
+            r->st = apply_puts(e, r->ns, r->items, r->n, 1, u->recs, NULL, &r->err);
+        break;
+    case DS_WRITE_DELETE:
+        u->n = 1;
+        u->recs = undo_recs_new(e, 1, &u->one, &ok);
+        r->st = apply_delete(e, r->ns, r->key, r->klen, r->hash, 1, u->recs, &r->err);
+        break;
+    }
+    u->applied = r->st == DS_OK && r->kind != DS_WRITE_FLUSH;
+}
+
+void ds_engine_write_group(ds_engine *e, ds_write_req *const *reqs, size_t n)
+{
+    enum { STACK_GROUP = 64 };
+    group_undo stack_undo[STACK_GROUP];
+    group_undo *undo = n <= STACK_GROUP ? stack_undo : calloc(n, sizeof(*undo));
+    if (!undo) {
+        for (size_t i = 0; i < n; i++)
+            reqs[i]->st = ds_error_set(&reqs[i]->err, DS_NOMEM,
+                                       "out of memory committing %zu requests", n);
+        return;
+    }
+    memset(undo, 0, (n <= STACK_GROUP ? n : 0) * sizeof(*undo));
+    int want_flush = 0;
+    size_t applied = 0;
+    for (size_t i = 0; i < n; i++) {
+        reqs[i]->undo_ = &undo[i];
+        group_apply(e, reqs[i], &want_flush);
+        applied += undo[i].applied;
+    }
+    if (e->store && (want_flush || (applied && flush_is_due(e)))) {
+        ds_error ferr;
+        ds_error_clear(&ferr);
+        pthread_mutex_lock(&e->flush_lock);
+        ds_status st = flush_locked(e, 0, &ferr);
+        if (st != DS_OK) {
+            /* Newest first, so a key written twice in the group gets back
+             * the value it had before the group. A request with nothing
+             * left pending was committed by another caller's flush. */
+            pthread_mutex_lock(&e->write_lock);
+            for (size_t i = n; i-- > 0;) {
+                ds_write_req *r = reqs[i];
+                if (r->kind == DS_WRITE_FLUSH ||
+                    (undo[i].applied && undo[i].recs &&
+                     undo_writes(e, r->ns, undo[i].recs, undo[i].n) > 0)) {
+                    r->st = st;
+                    r->err = ferr;
+                }
+            }
+            pthread_mutex_unlock(&e->write_lock);
+        }
+        pthread_mutex_unlock(&e->flush_lock);
+    } else if (applied) {
+        maybe_kick_flusher(e, applied);
+    }
+    for (size_t i = 0; i < n; i++) {
+        undo_recs_free(e, undo[i].recs, undo[i].n, &undo[i].one);
+        reqs[i]->undo_ = NULL;
+    }
+    if (undo != stack_undo)
+        free(undo);
 }
 
 ds_status ds_engine_clear(ds_engine *e, uint32_t ns, ds_error *err)

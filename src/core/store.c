@@ -652,6 +652,12 @@ const char *ds_store_path(const ds_store *s)
     return s ? s->path : NULL;
 }
 
+const char *ds_store_file_name(const ds_store *s)
+{
+    /* SQLite's absolute name survives a chdir() after a relative open */
+    return s->identity_path ? s->identity_path : s->path;
+}
+
 /* Provisional (the store helper replaces it): SQLite's length limit less
  * room for the row's other columns. */
 size_t ds_store_max_value_len(const ds_store *s)
