@@ -12,6 +12,8 @@ import atexit as _atexit
 from collections.abc import MutableMapping as _MutableMapping
 
 from dictsqlite._native import (
+    AsyncDictSQLite,
+    AsyncTableProxy,
     CorruptValueError,
     DatabaseClosedError,
     DatabaseLockedError,
@@ -27,6 +29,8 @@ __all__ = [
     "DictSQLiteV4",
     "DictSQLite",
     "TableProxy",
+    "AsyncDictSQLite",
+    "AsyncTableProxy",
     "Modes",
     "DatabaseClosedError",
     "CorruptValueError",
@@ -68,5 +72,7 @@ def sqlite_version() -> str:
 
 _MutableMapping.register(DictSQLiteV4)
 _MutableMapping.register(TableProxy)
+_MutableMapping.register(AsyncDictSQLite)
+_MutableMapping.register(AsyncTableProxy)
 # Lazy-mode writes survive a normal exit even without close().
 _atexit.register(_flush_all)

@@ -14,6 +14,18 @@ void ds_encoded_init(ds_encoded *enc)
     ds_buf_init(&enc->buf);
 }
 
+void ds_encoded_move(ds_encoded *dst, ds_encoded *src)
+{
+    *dst = *src;
+    /* data and buf.data may point into src's inline space */
+    if (src->buf.data == src->buf.inline_space)
+        dst->buf.data = dst->buf.inline_space;
+    if (src->data >= src->buf.inline_space &&
+        src->data < src->buf.inline_space + sizeof(src->buf.inline_space))
+        dst->data = dst->buf.inline_space + (src->data - src->buf.inline_space);
+    ds_encoded_init(src);
+}
+
 void ds_encoded_release(ds_encoded *enc)
 {
     Py_CLEAR(enc->owner);
@@ -93,9 +105,9 @@ static int safe_validate(ds_module_state *st, PyObject *pickled, PyObject *polic
 }
 
 static int encode_pickle(ds_module_state *st, PyObject *value, PyObject *policy,
-                         ds_encoded *out)
+                         int pickle_bytes, ds_encoded *out)
 {
-    if (PyBytes_CheckExact(value)) {
+    if (PyBytes_CheckExact(value) && !pickle_bytes) {
         const char *p = PyBytes_AS_STRING(value);
         Py_ssize_t n = PyBytes_GET_SIZE(value);
         if (looks_like_pickle(p, n)) {
@@ -191,7 +203,9 @@ int ds_encode_value(ds_module_state *st, ds_storage_mode mode, PyObject *value,
 {
     switch (mode) {
     case DS_STORAGE_PICKLE:
-        return encode_pickle(st, value, safe_policy, out);
+        return encode_pickle(st, value, safe_policy, 0, out);
+    case DS_STORAGE_PICKLE_ALL:
+        return encode_pickle(st, value, safe_policy, 1, out);
     case DS_STORAGE_JSON:
         return encode_into_buf(ds_json_encode, DS_CODEC_JSON, value, out);
     case DS_STORAGE_JSONB:
@@ -359,6 +373,8 @@ int ds_storage_mode_from_name(PyObject *name, ds_storage_mode *out)
 
 const char *ds_storage_mode_name(ds_storage_mode mode)
 {
+    if (mode == DS_STORAGE_PICKLE_ALL)
+        return "pickle";
     return mode >= DS_STORAGE_PICKLE && mode <= DS_STORAGE_BYTES ? storage_names[mode - 1]
                                                                   : "?";
 }

@@ -19,6 +19,9 @@ typedef enum ds_storage_mode {
     DS_STORAGE_JSON = DS_CODEC_JSON,
     DS_STORAGE_JSONB = DS_CODEC_MSGPACK,
     DS_STORAGE_BYTES = DS_CODEC_BYTES,
+    /* pickle mode of AsyncDictSQLite: bytes are pickled like any other
+     * object (the Rust package's async class has no pre-pickled shortcut) */
+    DS_STORAGE_PICKLE_ALL = 0x100 | DS_CODEC_PICKLE,
 } ds_storage_mode;
 
 /* Bytes in pickle mode that were stored as a ready-made pickle (the Rust
@@ -40,6 +43,9 @@ typedef struct ds_encoded {
 
 void ds_encoded_init(ds_encoded *enc);
 void ds_encoded_release(ds_encoded *enc);
+/* Move src into dst (src is left empty), keeping data valid when it points
+ * into src's inline buffer. */
+void ds_encoded_move(ds_encoded *dst, ds_encoded *src);
 
 /* 0, or -1 with TypeError/ValueError/... set. safe_check: validate a pickle
  * before storing it (enable_safe_pickle). */

@@ -13,15 +13,16 @@
 
 /* ---- construction and lifetime ----------------------------------------- */
 
-static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
+int dsv4_init_from(DictSQLiteV4Object *self, const ds_options_signature *sig,
+                   PyObject *args, PyObject *kwds)
 {
     if (self->engine) {
-        PyErr_SetString(PyExc_RuntimeError, "DictSQLiteV4.__init__ called twice");
+        PyErr_Format(PyExc_RuntimeError, "%s.__init__ called twice", Py_TYPE(self)->tp_name);
         return -1;
     }
     /* Everything is validated before the file is touched. */
     ds_v4_options opts;
-    if (ds_v4_options_parse(args, kwds, &opts) < 0)
+    if (ds_options_parse(sig, args, kwds, &opts) < 0)
         return -1;
     ds_engine_config cfg;
     if (ds_v4_options_engine_config(&opts, &cfg) < 0) {
@@ -59,6 +60,7 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
     self->engine = engine;
     ds_engine_gen_pointers(engine, &self->gen_ptr, &self->seen_ptr);
     self->storage = (ds_storage_mode)opts.storage;
+    self->pool_size = (size_t)opts.pool_size;
     self->buffer_size = cfg.buffer_size;
     self->password_in_memory = opts.password && cfg.persist == DS_PERSIST_MEMORY;
     Py_XSETREF(self->table_name, Py_NewRef(opts.table_name));
@@ -70,6 +72,11 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
     int rc = id ? PyObject_SetItem(self->state->live_instances, id, (PyObject *)self) : -1;
     Py_XDECREF(id);
     return rc;
+}
+
+static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
+{
+    return dsv4_init_from(self, &DS_V4_SIGNATURE, args, kwds);
 }
 
 /* Wait, without the GIL, until no call is running without it. */
@@ -86,7 +93,7 @@ static ds_status wait_idle(DictSQLiteV4Object *self)
 
 /* Flush and close the engine (its memory stays until dealloc). force: at
  * dealloc, close even if the flush fails. 0, or -1 with the exception. */
-static int close_engine(DictSQLiteV4Object *self, int force)
+int dsv4_close_engine(DictSQLiteV4Object *self, int force)
 {
     if (!self->engine || self->closed)
         return 0;
@@ -101,6 +108,10 @@ static int close_engine(DictSQLiteV4Object *self, int force)
     /* Unpinned: the calls that could race this one have been waited for,
      * and new ones see closed. */
     DS_WITHOUT_GIL(NULL, st, wait_idle(self));
+    /* The pool's jobs still queued run now (their results reach their event
+     * loops later); then its threads stop. */
+    if (self->pool)
+        DS_WITHOUT_GIL(NULL, st, (ds_pool_close(self->pool), DS_OK));
     DS_WITHOUT_GIL(NULL, st, ds_engine_close(self->engine, force, &err));
     if (st != DS_OK && !force) {
         self->closed = 0; /* still open: the caller may retry */
@@ -124,7 +135,7 @@ void dsv4_write_unraisable(DictSQLiteV4Object *self, const char *doing)
     Py_XDECREF(where);
 }
 
-static void V4_dealloc(DictSQLiteV4Object *self)
+void dsv4_dealloc(DictSQLiteV4Object *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
@@ -133,16 +144,22 @@ static void V4_dealloc(DictSQLiteV4Object *self)
     if (self->engine) {
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
-        if (close_engine(self, 1) < 0)
+        if (dsv4_close_engine(self, 1) < 0)
             dsv4_write_unraisable(self, "closing, as it was freed,");
         PyErr_Restore(t, v, tb);
         /* an engine inherited through fork() is abandoned, never freed */
         if (self->fork_generation == ds_fork_generation) {
+            ds_pool_free(self->pool);
             dsv4_drain_retired(self);
             ds_engine_free(self->engine);
+        } else {
+            ds_pool_abandon(self->pool);
         }
+        self->pool = NULL;
         self->engine = NULL;
     }
+    Py_CLEAR(self->loop);
+    Py_CLEAR(self->loop_queue);
     pthread_cond_destroy(&self->idle_cond);
     pthread_mutex_destroy(&self->idle_lock);
     Py_CLEAR(self->path);
@@ -152,20 +169,24 @@ static void V4_dealloc(DictSQLiteV4Object *self)
     Py_DECREF(tp);
 }
 
-static int V4_traverse(DictSQLiteV4Object *self, visitproc visit, void *arg)
+int dsv4_traverse(DictSQLiteV4Object *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->safe_policy);
+    Py_VISIT(self->loop);
+    Py_VISIT(self->loop_queue);
     return 0;
 }
 
-static int V4_clear_refs(DictSQLiteV4Object *self)
+int dsv4_clear_refs(DictSQLiteV4Object *self)
 {
     Py_CLEAR(self->safe_policy);
+    Py_CLEAR(self->loop);
+    Py_CLEAR(self->loop_queue);
     return 0;
 }
 
-static PyObject *V4_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+PyObject *dsv4_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     (void)args;
     (void)kwds;
@@ -182,7 +203,7 @@ static PyObject *V4_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)self;
 }
 
-static PyObject *V4_flush(DictSQLiteV4Object *self, PyObject *unused)
+PyObject *dsv4_flush(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
     CHECK_USABLE_OR_NULL(self);
@@ -199,27 +220,27 @@ static PyObject *V4_flush(DictSQLiteV4Object *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyObject *V4_close(DictSQLiteV4Object *self, PyObject *unused)
+PyObject *dsv4_close(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
     if (self->closed)
         Py_RETURN_NONE; /* idempotent */
-    if (close_engine(self, 0) < 0)
+    if (dsv4_close_engine(self, 0) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *V4_enter(DictSQLiteV4Object *self, PyObject *unused)
+PyObject *dsv4_enter(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
     CHECK_USABLE_OR_NULL(self);
     return Py_NewRef(self);
 }
 
-static PyObject *V4_exit(DictSQLiteV4Object *self, PyObject *args)
+PyObject *dsv4_exit(DictSQLiteV4Object *self, PyObject *args)
 {
     (void)args;
-    if (V4_close(self, NULL) == NULL)
+    if (dsv4_close(self, NULL) == NULL)
         return NULL;
     Py_RETURN_FALSE;
 }
@@ -243,7 +264,7 @@ static int stats_set(PyObject *d, const char *name, PyObject *v)
     return rc;
 }
 
-static PyObject *V4_stats(DictSQLiteV4Object *self, PyObject *unused)
+PyObject *dsv4_stats(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
     CHECK_USABLE_OR_NULL(self);
@@ -293,7 +314,7 @@ static PyObject *V4_stats(DictSQLiteV4Object *self, PyObject *unused)
     return d;
 }
 
-static PyObject *V4_repr(DictSQLiteV4Object *self)
+PyObject *dsv4_repr(DictSQLiteV4Object *self)
 {
     PyObject *tp = PyType_GetQualName(Py_TYPE(self));
     if (!tp)
@@ -319,19 +340,19 @@ static PyObject *V4_repr(DictSQLiteV4Object *self)
     return r;
 }
 
-static PyObject *V4_get_closed(DictSQLiteV4Object *self, void *unused)
+PyObject *dsv4_get_closed(DictSQLiteV4Object *self, void *unused)
 {
     (void)unused;
     return PyBool_FromLong(self->closed);
 }
 
-static PyObject *V4_get_path(DictSQLiteV4Object *self, void *unused)
+PyObject *dsv4_get_path(DictSQLiteV4Object *self, void *unused)
 {
     (void)unused;
     return Py_NewRef(self->path ? self->path : Py_None);
 }
 
-static PyObject *V4_get_table_name(DictSQLiteV4Object *self, void *unused)
+PyObject *dsv4_get_table_name(DictSQLiteV4Object *self, void *unused)
 {
     (void)unused;
     return Py_NewRef(self->table_name ? self->table_name : Py_None);
@@ -403,7 +424,7 @@ static PyObject *names_to_list(const ds_buf *b)
     return names;
 }
 
-static PyObject *V4_tables(DictSQLiteV4Object *self, PyObject *unused)
+PyObject *dsv4_tables(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
     CHECK_USABLE_OR_NULL(self);
@@ -428,22 +449,22 @@ static PyMethodDef V4_methods[] = {
     DS_MAPPING_METHODS,
     {"table", (PyCFunction)V4_table, METH_O,
      "table(name): a TableProxy with the dict API of table `name` in this database."},
-    {"tables", (PyCFunction)V4_tables, METH_NOARGS,
+    {"tables", (PyCFunction)dsv4_tables, METH_NOARGS,
      "tables(): sorted list of the tables that hold data."},
-    {"flush", (PyCFunction)V4_flush, METH_NOARGS,
+    {"flush", (PyCFunction)dsv4_flush, METH_NOARGS,
      "flush(): commit every pending write in one transaction."},
-    {"close", (PyCFunction)V4_close, METH_NOARGS,
+    {"close", (PyCFunction)dsv4_close, METH_NOARGS,
      "close(): flush and close; later operations raise DatabaseClosedError."},
-    {"stats", (PyCFunction)V4_stats, METH_NOARGS, "stats(): dict of tier sizes and counters."},
-    {"__enter__", (PyCFunction)V4_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)V4_exit, METH_VARARGS, NULL},
+    {"stats", (PyCFunction)dsv4_stats, METH_NOARGS, "stats(): dict of tier sizes and counters."},
+    {"__enter__", (PyCFunction)dsv4_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)dsv4_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef V4_getset[] = {
-    {"closed", (getter)V4_get_closed, NULL, "True once close() has run.", NULL},
-    {"path", (getter)V4_get_path, NULL, "The database path.", NULL},
-    {"table_name", (getter)V4_get_table_name, NULL, "The instance's table.", NULL},
+    {"closed", (getter)dsv4_get_closed, NULL, "True once close() has run.", NULL},
+    {"path", (getter)dsv4_get_path, NULL, "The database path.", NULL},
+    {"table_name", (getter)dsv4_get_table_name, NULL, "The instance's table.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -459,12 +480,12 @@ static PyType_Slot V4_slots[] = {
                 "safe_pickle_allowed_modules=None, buffer_size=100, encoding='utf-8', "
                 "table_mode='prefix', pool_size=20, flush_interval_ms=1000, "
                 "synchronous='normal')\n\nA persistent dict stored in SQLite."},
-    {Py_tp_new, V4_new},
+    {Py_tp_new, dsv4_new},
     {Py_tp_init, V4_init},
-    {Py_tp_dealloc, V4_dealloc},
-    {Py_tp_traverse, V4_traverse},
-    {Py_tp_clear, V4_clear_refs},
-    {Py_tp_repr, V4_repr},
+    {Py_tp_dealloc, dsv4_dealloc},
+    {Py_tp_traverse, dsv4_traverse},
+    {Py_tp_clear, dsv4_clear_refs},
+    {Py_tp_repr, dsv4_repr},
     {Py_tp_methods, V4_methods},
     {Py_tp_getset, V4_getset},
     {Py_tp_members, V4_members},

@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "dictsqlite/engine.h"
+#include "dictsqlite/pool.h"
 #include "mapping.h"
 #include "module_state.h"
 
@@ -37,6 +38,13 @@ typedef struct DictSQLiteV4Object {
     const _Atomic uint64_t *gen_ptr;
     const _Atomic uint64_t *seen_ptr;
     size_t buffer_size;        /* effective (writethrough's default is 1) */
+    /* The async API's worker pool (started at its first use, stopped by
+     * close) and the event loop it last served with that loop's completion
+     * queue (async_loop.c); NULL for the sync class. */
+    ds_pool *pool;
+    size_t pool_size;
+    PyObject *loop;
+    PyObject *loop_queue;
     PyObject *path;            /* str */
     PyObject *table_name;      /* str */
     PyObject *safe_policy;     /* SafePolicy or NULL */
@@ -44,6 +52,10 @@ typedef struct DictSQLiteV4Object {
 } DictSQLiteV4Object;
 
 extern PyType_Spec DictSQLiteV4_spec;
+extern PyType_Spec AsyncDictSQLite_spec;
+extern PyType_Spec AsyncTableProxy_spec;
+extern PyType_Spec AsyncOp_spec;
+extern PyType_Spec LoopQueue_spec;
 extern PyType_Spec TableProxy_spec;
 extern PyType_Spec KeyIterator_spec;
 
@@ -92,6 +104,28 @@ static inline void dsv4_unpin(DictSQLiteV4Object *self)
  * Never the object itself: its repr shows values (and at dealloc it is
  * being freed). */
 void dsv4_write_unraisable(DictSQLiteV4Object *self, const char *doing);
+
+/* The members DictSQLiteV4 and AsyncDictSQLite share (dictsqlite_v4.c). */
+struct ds_options_signature;
+int dsv4_init_from(DictSQLiteV4Object *self, const struct ds_options_signature *sig,
+                   PyObject *args, PyObject *kwds);
+/* Flush and close the engine (its memory stays until dealloc); force: at
+ * dealloc, close even if the flush fails. 0, or -1 with the exception. */
+int dsv4_close_engine(DictSQLiteV4Object *self, int force);
+PyObject *dsv4_new(PyTypeObject *type, PyObject *args, PyObject *kwds);
+void dsv4_dealloc(DictSQLiteV4Object *self);
+int dsv4_traverse(DictSQLiteV4Object *self, visitproc visit, void *arg);
+int dsv4_clear_refs(DictSQLiteV4Object *self);
+PyObject *dsv4_flush(DictSQLiteV4Object *self, PyObject *unused);
+PyObject *dsv4_close(DictSQLiteV4Object *self, PyObject *unused);
+PyObject *dsv4_enter(DictSQLiteV4Object *self, PyObject *unused);
+PyObject *dsv4_exit(DictSQLiteV4Object *self, PyObject *args);
+PyObject *dsv4_stats(DictSQLiteV4Object *self, PyObject *unused);
+PyObject *dsv4_repr(DictSQLiteV4Object *self);
+PyObject *dsv4_get_closed(DictSQLiteV4Object *self, void *unused);
+PyObject *dsv4_get_path(DictSQLiteV4Object *self, void *unused);
+PyObject *dsv4_get_table_name(DictSQLiteV4Object *self, void *unused);
+PyObject *dsv4_tables(DictSQLiteV4Object *self, PyObject *unused);
 
 /* 0 if the object may be used; else -1 with DatabaseClosedError (closed, or
  * inherited through fork()). */

@@ -428,7 +428,9 @@ PyObject *dsv4_as_dict(DictSQLiteV4Object *self, uint32_t ns)
 int dsv4_is_mapping(ds_module_state *st, PyObject *obj)
 {
     return PyObject_TypeCheck(obj, st->DictSQLiteV4_Type) ||
-           PyObject_TypeCheck(obj, st->TableProxy_Type);
+           PyObject_TypeCheck(obj, st->TableProxy_Type) ||
+           PyObject_TypeCheck(obj, st->AsyncDictSQLite_Type) ||
+           PyObject_TypeCheck(obj, st->AsyncTableProxy_Type);
 }
 
 PyObject *dsmap_richcompare(PyObject *mapping, PyObject *other, int op)

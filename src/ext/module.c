@@ -175,6 +175,18 @@ static int native_exec(PyObject *mod)
     st->KeyIterator_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &KeyIterator_spec, NULL);
     if (!st->KeyIterator_Type)
         return -1;
+    st->AsyncDictSQLite_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &AsyncDictSQLite_spec, NULL);
+    if (!st->AsyncDictSQLite_Type || PyModule_AddType(mod, st->AsyncDictSQLite_Type) < 0)
+        return -1;
+    st->AsyncTableProxy_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &AsyncTableProxy_spec, NULL);
+    if (!st->AsyncTableProxy_Type || PyModule_AddType(mod, st->AsyncTableProxy_Type) < 0)
+        return -1;
+    st->AsyncOp_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &AsyncOp_spec, NULL);
+    if (!st->AsyncOp_Type)
+        return -1;
+    st->LoopQueue_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &LoopQueue_spec, NULL);
+    if (!st->LoopQueue_Type || PyModule_AddObjectRef(mod, "_LoopQueue", (PyObject *)st->LoopQueue_Type) < 0)
+        return -1;
     if (add_exception(mod, &st->DatabaseClosedError, "dictsqlite.DatabaseClosedError",
                       "Raised when a closed database (or one inherited through fork()) "
                       "is used.", PyExc_ValueError) < 0)
@@ -225,6 +237,12 @@ static int native_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->DictSQLiteV4_Type);
     Py_VISIT(st->TableProxy_Type);
     Py_VISIT(st->KeyIterator_Type);
+    Py_VISIT(st->AsyncDictSQLite_Type);
+    Py_VISIT(st->AsyncTableProxy_Type);
+    Py_VISIT(st->AsyncOp_Type);
+    Py_VISIT(st->LoopQueue_Type);
+    Py_VISIT(st->get_running_loop);
+    Py_VISIT(st->queue_for);
     Py_VISIT(st->DatabaseClosedError);
     Py_VISIT(st->CorruptValueError);
     Py_VISIT(st->DatabaseLockedError);
@@ -243,6 +261,12 @@ static int native_clear(PyObject *mod)
     Py_CLEAR(st->DictSQLiteV4_Type);
     Py_CLEAR(st->TableProxy_Type);
     Py_CLEAR(st->KeyIterator_Type);
+    Py_CLEAR(st->AsyncDictSQLite_Type);
+    Py_CLEAR(st->AsyncTableProxy_Type);
+    Py_CLEAR(st->AsyncOp_Type);
+    Py_CLEAR(st->LoopQueue_Type);
+    Py_CLEAR(st->get_running_loop);
+    Py_CLEAR(st->queue_for);
     Py_CLEAR(st->DatabaseClosedError);
     Py_CLEAR(st->CorruptValueError);
     Py_CLEAR(st->DatabaseLockedError);

@@ -11,6 +11,12 @@ typedef struct ds_module_state {
     PyTypeObject *DictSQLiteV4_Type;
     PyTypeObject *TableProxy_Type;
     PyTypeObject *KeyIterator_Type;
+    PyTypeObject *AsyncDictSQLite_Type;
+    PyTypeObject *AsyncTableProxy_Type;
+    PyTypeObject *AsyncOp_Type;
+    PyTypeObject *LoopQueue_Type;
+    PyObject *get_running_loop;    /* asyncio.events._get_running_loop, looked up at first use */
+    PyObject *queue_for;           /* dictsqlite._loops.queue_for, looked up at first use */
     PyObject *DatabaseClosedError; /* ValueError subclass */
     PyObject *CorruptValueError;   /* ValueError subclass */
     PyObject *DatabaseLockedError; /* OSError subclass, errno EBUSY */

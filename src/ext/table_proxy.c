@@ -5,14 +5,11 @@
 #include "dictsqlite_v4.h"
 #include "mapping.h"
 
-typedef struct {
-    DS_MAPPING_HEAD /* db: a strong reference to the parent */
-    PyObject *name;
-} TableProxyObject;
+#include "table_proxy.h"
 
-PyObject *ds_table_proxy_new(DictSQLiteV4Object *db, uint32_t ns, PyObject *name)
+PyObject *ds_table_proxy_make(PyTypeObject *tp, DictSQLiteV4Object *db, uint32_t ns,
+                              PyObject *name)
 {
-    PyTypeObject *tp = db->state->TableProxy_Type;
     TableProxyObject *self = (TableProxyObject *)tp->tp_alloc(tp, 0);
     if (!self)
         return NULL;
@@ -22,7 +19,12 @@ PyObject *ds_table_proxy_new(DictSQLiteV4Object *db, uint32_t ns, PyObject *name
     return (PyObject *)self;
 }
 
-static void TableProxy_dealloc(TableProxyObject *self)
+PyObject *ds_table_proxy_new(DictSQLiteV4Object *db, uint32_t ns, PyObject *name)
+{
+    return ds_table_proxy_make(db->state->TableProxy_Type, db, ns, name);
+}
+
+void ds_table_proxy_dealloc(TableProxyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
@@ -32,7 +34,7 @@ static void TableProxy_dealloc(TableProxyObject *self)
     Py_DECREF(tp);
 }
 
-static int TableProxy_traverse(TableProxyObject *self, visitproc visit, void *arg)
+int ds_table_proxy_traverse(TableProxyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT((PyObject *)self->db);
@@ -40,26 +42,32 @@ static int TableProxy_traverse(TableProxyObject *self, visitproc visit, void *ar
     return 0;
 }
 
-static PyObject *TableProxy_repr(TableProxyObject *self)
+PyObject *ds_table_proxy_repr(TableProxyObject *self)
 {
     DictSQLiteV4Object *db = self->db;
-    if (db->closed || db->fork_generation != ds_fork_generation)
-        return PyUnicode_FromFormat("<TableProxy %R of %R (closed)>", self->name, db->path);
-    PyObject *preview = dsmap_preview((PyObject *)self);
-    if (!preview)
+    PyObject *tp = PyType_GetName(Py_TYPE(self));
+    if (!tp)
         return NULL;
-    PyObject *r = PyUnicode_FromFormat("TableProxy(%R, %U)", self->name, preview);
-    Py_DECREF(preview);
+    PyObject *r = NULL;
+    if (db->closed || db->fork_generation != ds_fork_generation) {
+        r = PyUnicode_FromFormat("<%U %R of %R (closed)>", tp, self->name, db->path);
+    } else {
+        PyObject *preview = dsmap_preview((PyObject *)self);
+        if (preview)
+            r = PyUnicode_FromFormat("%U(%R, %U)", tp, self->name, preview);
+        Py_XDECREF(preview);
+    }
+    Py_DECREF(tp);
     return r;
 }
 
-static PyObject *TableProxy_get_name(TableProxyObject *self, void *unused)
+PyObject *ds_table_proxy_get_name(TableProxyObject *self, void *unused)
 {
     (void)unused;
     return Py_NewRef(self->name);
 }
 
-static PyObject *TableProxy_get_parent(TableProxyObject *self, void *unused)
+PyObject *ds_table_proxy_get_parent(TableProxyObject *self, void *unused)
 {
     (void)unused;
     return Py_NewRef((PyObject *)self->db);
@@ -71,16 +79,16 @@ static PyMethodDef TableProxy_methods[] = {
 };
 
 static PyGetSetDef TableProxy_getset[] = {
-    {"name", (getter)TableProxy_get_name, NULL, "The table's name.", NULL},
-    {"parent", (getter)TableProxy_get_parent, NULL, "The DictSQLiteV4 it belongs to.", NULL},
+    {"name", (getter)ds_table_proxy_get_name, NULL, "The table's name.", NULL},
+    {"parent", (getter)ds_table_proxy_get_parent, NULL, "The DictSQLiteV4 it belongs to.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot TableProxy_slots[] = {
     {Py_tp_doc, "The dict API of one table of a DictSQLiteV4; get one with db.table(name)."},
-    {Py_tp_dealloc, TableProxy_dealloc},
-    {Py_tp_traverse, TableProxy_traverse},
-    {Py_tp_repr, TableProxy_repr},
+    {Py_tp_dealloc, ds_table_proxy_dealloc},
+    {Py_tp_traverse, ds_table_proxy_traverse},
+    {Py_tp_repr, ds_table_proxy_repr},
     {Py_tp_methods, TableProxy_methods},
     {Py_tp_getset, TableProxy_getset},
     DS_MAPPING_SLOTS,

@@ -202,7 +202,7 @@ static const char *const synchronous_names[] = {"normal", "full", NULL};
 /* SQLite takes the busy timeout in int milliseconds. */
 #define MAX_TIMEOUT_S 2147483
 
-static const option OPTIONS[] = {
+static const option V4_OPTIONS[] = {
     {"db_path", 1, parse_path, FIELD(path)},
     {"hot_capacity", 1, parse_count, FIELD(hot_capacity), 1, (long long)1 << 40, 1000000},
     {"enable_async", 1, parse_bool, FIELD(enable_async), .default_int = 1},
@@ -228,13 +228,56 @@ static const option OPTIONS[] = {
     {"max_pending_bytes", 0, parse_count, FIELD(max_pending_bytes), 1, (long long)1 << 50,
      (long long)DS_ENGINE_DEFAULT_PENDING_BYTES},
 };
-#define NOPTIONS ((Py_ssize_t)(sizeof OPTIONS / sizeof OPTIONS[0]))
 
-static void set_defaults(ds_v4_options *out)
+/* AsyncDictSQLite: the Rust package's seven positional parameters (its
+ * defaults: lazy, and capacity for hot_capacity), then the sync class's
+ * options that apply, keyword-only. */
+static const option ASYNC_OPTIONS[] = {
+    {"db_path", 1, parse_path, FIELD(path)},
+    {"capacity", 1, parse_count, FIELD(hot_capacity), 1, (long long)1 << 40, 1000000},
+    {"persist_mode", 1, parse_choice, FIELD(persist), .default_int = DS_PERSIST_LAZY,
+     CHOICES(persist_names, persist_values, "'memory', 'lazy', 'writethrough'")},
+    {"storage_mode", 1, parse_storage, FIELD(storage), .default_int = DS_STORAGE_PICKLE},
+    {"table_name", 1, parse_str, FIELD(table_name)},
+    {"buffer_size", 1, parse_count, FIELD(buffer_size), 1, (long long)1 << 30, 100},
+    {"table_mode", 1, parse_choice, FIELD(table_mode),
+     CHOICES(table_mode_names, NULL, "'prefix', 'separate'")},
+    /* ours: keyword-only */
+    {"hot_capacity", 0, parse_count, FIELD(hot_capacity), 1, (long long)1 << 40, 1000000},
+    {"encryption_password", 0, parse_password, FIELD(password)},
+    {"enable_safe_pickle", 0, parse_bool, FIELD(enable_safe_pickle)},
+    {"safe_pickle_allowed_modules", 0, parse_modules, FIELD(allowed_modules)},
+    {"enable_async", 0, parse_bool, FIELD(enable_async), .default_int = 1},
+    {"pool_size", 0, parse_count, FIELD(pool_size), 1, 1024, 4},
+    {"flush_interval_ms", 0, parse_count, FIELD(flush_interval_ms), 1, 86400000, 1000},
+    {"synchronous", 0, parse_choice, FIELD(synchronous),
+     CHOICES(synchronous_names, NULL, "'normal', 'full'")},
+    {"read_only", 0, parse_bool, FIELD(read_only)},
+    {"timeout", 0, parse_seconds, FIELD(timeout), 0, MAX_TIMEOUT_S, .default_real = 5.0},
+    {"max_pending_bytes", 0, parse_count, FIELD(max_pending_bytes), 1, (long long)1 << 50,
+     (long long)DS_ENGINE_DEFAULT_PENDING_BYTES},
+};
+
+struct ds_options_signature {
+    const char *cls;
+    const option *rows;
+    Py_ssize_t n;
+};
+
+const ds_options_signature DS_V4_SIGNATURE = {
+    "DictSQLiteV4", V4_OPTIONS, (Py_ssize_t)(sizeof V4_OPTIONS / sizeof V4_OPTIONS[0])};
+const ds_options_signature DS_ASYNC_SIGNATURE = {
+    "AsyncDictSQLite", ASYNC_OPTIONS,
+    (Py_ssize_t)(sizeof ASYNC_OPTIONS / sizeof ASYNC_OPTIONS[0])};
+
+/* the longest table: room for the arguments given */
+#define MAX_OPTIONS 24
+
+static void set_defaults(const ds_options_signature *sig, ds_v4_options *out)
 {
     memset(out, 0, sizeof *out);
-    for (Py_ssize_t i = 0; i < NOPTIONS; i++) {
-        const option *o = &OPTIONS[i];
+    for (Py_ssize_t i = 0; i < sig->n; i++) {
+        const option *o = &sig->rows[i];
         void *field = (char *)out + o->offset;
         if (o->parse == parse_count)
             *(long long *)field = o->default_int;
@@ -245,16 +288,18 @@ static void set_defaults(ds_v4_options *out)
     }
 }
 
-/* Match positional and keyword arguments to rows of OPTIONS. */
-static int collect(PyObject *args, PyObject *kwds, PyObject **given)
+/* Match positional and keyword arguments to rows of the table. */
+static int collect(const ds_options_signature *sig, PyObject *args, PyObject *kwds,
+                   PyObject **given)
 {
+    const option *rows = sig->rows;
     Py_ssize_t npos = PyTuple_GET_SIZE(args), max_pos = 0;
-    while (max_pos < NOPTIONS && OPTIONS[max_pos].positional)
+    while (max_pos < sig->n && rows[max_pos].positional)
         max_pos++;
     if (npos > max_pos) {
         PyErr_Format(PyExc_TypeError,
-                     "DictSQLiteV4() takes at most %zd positional arguments (%zd given); "
-                     "pass the others by keyword", max_pos, npos);
+                     "%s() takes at most %zd positional arguments (%zd given); "
+                     "pass the others by keyword", sig->cls, max_pos, npos);
         return -1;
     }
     for (Py_ssize_t i = 0; i < npos; i++)
@@ -263,25 +308,33 @@ static int collect(PyObject *args, PyObject *kwds, PyObject **given)
     PyObject *name, *value;
     while (kwds && PyDict_Next(kwds, &pos, &name, &value)) {
         Py_ssize_t i = 0;
-        while (i < NOPTIONS && !(PyUnicode_Check(name) &&
-                                 PyUnicode_CompareWithASCIIString(name, OPTIONS[i].name) == 0))
+        while (i < sig->n && !(PyUnicode_Check(name) &&
+                               PyUnicode_CompareWithASCIIString(name, rows[i].name) == 0))
             i++;
-        if (i == NOPTIONS) {
-            PyErr_Format(PyExc_TypeError, "DictSQLiteV4() got an unexpected keyword argument %R",
-                         name);
+        if (i == sig->n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R",
+                         sig->cls, name);
             return -1;
         }
         if (given[i]) {
-            PyErr_Format(PyExc_TypeError, "DictSQLiteV4() got multiple values for argument '%s'",
-                         OPTIONS[i].name);
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'",
+                         sig->cls, rows[i].name);
             return -1;
         }
         given[i] = value;
     }
     if (!given[0]) {
-        PyErr_SetString(PyExc_TypeError, "DictSQLiteV4() missing required argument 'db_path'");
+        PyErr_Format(PyExc_TypeError, "%s() missing required argument 'db_path'", sig->cls);
         return -1;
     }
+    /* two names of one option (capacity and hot_capacity) */
+    for (Py_ssize_t i = 0; i < sig->n; i++)
+        for (Py_ssize_t j = i + 1; j < sig->n; j++)
+            if (given[i] && given[j] && rows[i].offset == rows[j].offset) {
+                PyErr_Format(PyExc_TypeError, "%s() got both '%s' and '%s', two names of "
+                             "one option; pass one", sig->cls, rows[i].name, rows[j].name);
+                return -1;
+            }
     return 0;
 }
 
@@ -322,14 +375,20 @@ static int parse_finish(ds_v4_options *out)
     return 0;
 }
 
-int ds_v4_options_parse(PyObject *args, PyObject *kwds, ds_v4_options *out)
+int ds_options_parse(const ds_options_signature *sig, PyObject *args, PyObject *kwds,
+                     ds_v4_options *out)
 {
-    set_defaults(out);
-    PyObject *given[sizeof OPTIONS / sizeof OPTIONS[0]] = {0};
-    if (collect(args, kwds, given) < 0)
+    set_defaults(sig, out);
+    PyObject *given[MAX_OPTIONS] = {0};
+    if (sig->n > MAX_OPTIONS) {
+        PyErr_SetString(PyExc_SystemError, "option table longer than MAX_OPTIONS");
         return -1;
-    for (Py_ssize_t i = 0; i < NOPTIONS; i++) {
-        if (given[i] && OPTIONS[i].parse(&OPTIONS[i], given[i], (char *)out + OPTIONS[i].offset) < 0) {
+    }
+    if (collect(sig, args, kwds, given) < 0)
+        return -1;
+    const option *rows = sig->rows;
+    for (Py_ssize_t i = 0; i < sig->n; i++) {
+        if (given[i] && rows[i].parse(&rows[i], given[i], (char *)out + rows[i].offset) < 0) {
             ds_v4_options_release(out);
             return -1;
         }

@@ -1,4 +1,5 @@
-/* The DictSQLiteV4 constructor's options, declared once (v4_options.c):
+/* The constructors' options (DictSQLiteV4, AsyncDictSQLite), declared once
+ * per class (v4_options.c):
  * each has a name, a position (or none: keyword-only), a default and a
  * parser that checks its type, range or choices with an error naming it.
  * Parsing touches nothing on disk, so a bad option never creates a file. */
@@ -24,9 +25,16 @@ typedef struct ds_v4_options {
     double timeout;            /* seconds */
 } ds_v4_options;
 
-/* Parse DictSQLiteV4(*args, **kwds) into out (zeroed first). 0, or -1 with
+/* The parameter table of one class: DictSQLiteV4's or AsyncDictSQLite's
+ * (the Rust package's positional order and defaults for each). */
+typedef struct ds_options_signature ds_options_signature;
+extern const ds_options_signature DS_V4_SIGNATURE;
+extern const ds_options_signature DS_ASYNC_SIGNATURE;
+
+/* Parse Class(*args, **kwds) into out (zeroed first). 0, or -1 with
  * TypeError/ValueError naming the argument; out holds no references then. */
-int ds_v4_options_parse(PyObject *args, PyObject *kwds, ds_v4_options *out);
+int ds_options_parse(const ds_options_signature *sig, PyObject *args, PyObject *kwds,
+                     ds_v4_options *out);
 
 /* Fill cfg from parsed options. cfg borrows strings from opts, which must
  * outlive it. 0, or -1 with an exception. */
