@@ -12,7 +12,7 @@
 
 /* Items a step of a large abatch_set encodes before it yields to the loop:
  * about a millisecond of pickling small values. */
-#define ENCODE_CHUNK 2048
+#define ENCODE_CHUNK 1024
 
 static int persist_commits(DictSQLiteV4Object *db)
 {
@@ -334,7 +334,9 @@ int ds_async_encode_step(AsyncOpObject *op)
     for (size_t i = 0; i < op->n; i++)
         op->items[i].value = op->arena.data + op->offsets[i];
     Py_CLEAR(op->pairs);
-    if (!persist_commits(db)) {
+    /* A small batch is stored here at once; a large one goes to the writer
+     * even in lazy mode: storing it holding the GIL would stall the loop. */
+    if (!persist_commits(db) && op->n <= ENCODE_CHUNK) {
         size_t done;
         ds_error err;
         ds_status st = ds_engine_put_many(db->engine, ns, op->items, op->n, 0, &done, NULL,

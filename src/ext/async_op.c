@@ -49,12 +49,7 @@ PyObject *ds_async_op_ready(AsyncOpObject *op, PyObject *value)
 
 PyObject *ds_async_ready(DictSQLiteV4Object *db, PyObject *value)
 {
-    AsyncOpObject *op = ds_async_op_new(db, DS_ASYNC_WRITE);
-    if (!op) {
-        Py_XDECREF(value);
-        return NULL;
-    }
-    return ds_async_op_ready(op, value);
+    return ds_async_ready_value(db->state, value, value ? NULL : fetch_exception());
 }
 
 /* What the op's inputs hold: keys (with their str), encoded values, the
@@ -156,10 +151,11 @@ static PyObject *outcome(AsyncOpObject *op)
 static void resolve(AsyncOpObject *op, PyObject *value)
 {
     PyObject *exc = value ? NULL : fetch_exception();
-    PyObject *done = PyObject_CallMethod(op->fut, "done", NULL);
+    ds_module_state *st = op->db->state;
+    PyObject *done = PyObject_CallMethodNoArgs(op->fut, st->str_done);
     if (done == Py_False) {
-        PyObject *r = value ? PyObject_CallMethod(op->fut, "set_result", "O", value)
-                            : PyObject_CallMethod(op->fut, "set_exception", "O", exc);
+        PyObject *r = value ? PyObject_CallMethodOneArg(op->fut, st->str_set_result, value)
+                            : PyObject_CallMethodOneArg(op->fut, st->str_set_exception, exc);
         Py_XDECREF(r);
     }
     Py_XDECREF(done);
@@ -218,7 +214,7 @@ static int submit_on(AsyncOpObject *op, PyObject *loop, PyObject *q)
         PyErr_NoMemory();
         return -1;
     }
-    PyObject *fut = PyObject_CallMethod(loop, "create_future", NULL);
+    PyObject *fut = PyObject_CallMethodNoArgs(loop, db->state->str_create_future);
     if (!fut)
         return -1;
     Py_XSETREF(op->fut, fut);
@@ -309,7 +305,7 @@ static PyObject *op_await(AsyncOpObject *op)
     return Py_NewRef((PyObject *)op);
 }
 
-static PyObject *stop_with(PySendResult r, PyObject *value)
+PyObject *ds_async_stop_with(PySendResult r, PyObject *value)
 {
     if (r == PYGEN_NEXT)
         return value;
@@ -330,24 +326,20 @@ static PyObject *op_iternext(AsyncOpObject *op)
 {
     PyObject *value = NULL;
     PySendResult r = op_send(op, Py_None, &value);
-    return stop_with(r, value);
+    return ds_async_stop_with(r, value);
 }
 
 static PyObject *op_send_method(AsyncOpObject *op, PyObject *arg)
 {
     PyObject *value = NULL;
     PySendResult r = op_send(op, arg, &value);
-    return stop_with(r, value);
+    return ds_async_stop_with(r, value);
 }
 
 /* Thrown in by the task that awaits the op, when it is cancelled (or by
  * asyncio.timeout): a job not yet taken by a worker is not applied. */
 static PyObject *op_throw(AsyncOpObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs < 1 || nargs > 3) {
-        PyErr_SetString(PyExc_TypeError, "throw expected 1 to 3 arguments");
-        return NULL;
-    }
     if (op->submitted)
         ds_job_cancel(&op->job);
     if (op->fut_iter) {
@@ -355,6 +347,15 @@ static PyObject *op_throw(AsyncOpObject *op, PyObject *const *args, Py_ssize_t n
         PyObject *r = meth ? PyObject_Vectorcall(meth, args, (size_t)nargs, NULL) : NULL;
         Py_XDECREF(meth);
         return r;
+    }
+    return ds_async_throw_args(args, nargs);
+}
+
+PyObject *ds_async_throw_args(PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "throw expected 1 to 3 arguments");
+        return NULL;
     }
     PyObject *typ = args[0];
     if (PyExceptionInstance_Check(typ))
@@ -380,7 +381,7 @@ static PyObject *op_done(AsyncOpObject *op, PyObject *unused)
     if (op->state == DS_OP_READY)
         Py_RETURN_TRUE;
     if (op->fut)
-        return PyObject_CallMethod(op->fut, "done", NULL);
+        return PyObject_CallMethodNoArgs(op->fut, op->db->state->str_done);
     Py_RETURN_FALSE;
 }
 

@@ -67,6 +67,18 @@ PyObject *ds_async_op_ready(AsyncOpObject *op, PyObject *value);
 /* A READY op with value (stolen; NULL: take the pending exception). */
 PyObject *ds_async_ready(DictSQLiteV4Object *db, PyObject *value);
 
+/* A _Ready awaitable (async_ready.c) holding value, or exc when value is
+ * NULL; both stolen. */
+PyObject *ds_async_ready_value(ds_module_state *st, PyObject *value, PyObject *exc);
+
+/* The end of one step of an awaitable: PYGEN_NEXT passes value on,
+ * PYGEN_RETURN raises StopIteration(value), PYGEN_ERROR keeps the error. */
+PyObject *ds_async_stop_with(PySendResult r, PyObject *value);
+
+/* throw(typ[, val[, tb]]) of an awaitable with nothing to delegate to: raise
+ * what was thrown. Always NULL. */
+PyObject *ds_async_throw_args(PyObject *const *args, Py_ssize_t nargs);
+
 /* Put op's job on db's pool (starting the pool at first use) and make op
  * WAITING on a future of the running loop; without a running loop the
  * submission waits for the op's first step. Returns op (the reference is

@@ -55,6 +55,7 @@ extern PyType_Spec DictSQLiteV4_spec;
 extern PyType_Spec AsyncDictSQLite_spec;
 extern PyType_Spec AsyncTableProxy_spec;
 extern PyType_Spec AsyncOp_spec;
+extern PyType_Spec Ready_spec;
 extern PyType_Spec LoopQueue_spec;
 extern PyType_Spec TableProxy_spec;
 extern PyType_Spec KeyIterator_spec;

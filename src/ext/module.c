@@ -184,6 +184,9 @@ static int native_exec(PyObject *mod)
     st->AsyncOp_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &AsyncOp_spec, NULL);
     if (!st->AsyncOp_Type)
         return -1;
+    st->Ready_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &Ready_spec, NULL);
+    if (!st->Ready_Type)
+        return -1;
     st->LoopQueue_Type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &LoopQueue_spec, NULL);
     if (!st->LoopQueue_Type || PyModule_AddObjectRef(mod, "_LoopQueue", (PyObject *)st->LoopQueue_Type) < 0)
         return -1;
@@ -203,6 +206,12 @@ static int native_exec(PyObject *mod)
     if (add_exception(mod, &st->ReadOnlyError, "dictsqlite.ReadOnlyError",
                       "Raised by a write to a database opened with read_only=True, "
                       "or to a file this process may not write.", PyExc_OSError) < 0)
+        return -1;
+
+    if (!(st->str_create_future = PyUnicode_InternFromString("create_future")) ||
+        !(st->str_done = PyUnicode_InternFromString("done")) ||
+        !(st->str_set_result = PyUnicode_InternFromString("set_result")) ||
+        !(st->str_set_exception = PyUnicode_InternFromString("set_exception")))
         return -1;
 
     PyObject *weakref = PyImport_ImportModule("weakref");
@@ -240,9 +249,14 @@ static int native_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->AsyncDictSQLite_Type);
     Py_VISIT(st->AsyncTableProxy_Type);
     Py_VISIT(st->AsyncOp_Type);
+    Py_VISIT(st->Ready_Type);
     Py_VISIT(st->LoopQueue_Type);
     Py_VISIT(st->get_running_loop);
     Py_VISIT(st->queue_for);
+    Py_VISIT(st->str_create_future);
+    Py_VISIT(st->str_done);
+    Py_VISIT(st->str_set_result);
+    Py_VISIT(st->str_set_exception);
     Py_VISIT(st->DatabaseClosedError);
     Py_VISIT(st->CorruptValueError);
     Py_VISIT(st->DatabaseLockedError);
@@ -264,9 +278,14 @@ static int native_clear(PyObject *mod)
     Py_CLEAR(st->AsyncDictSQLite_Type);
     Py_CLEAR(st->AsyncTableProxy_Type);
     Py_CLEAR(st->AsyncOp_Type);
+    Py_CLEAR(st->Ready_Type);
     Py_CLEAR(st->LoopQueue_Type);
     Py_CLEAR(st->get_running_loop);
     Py_CLEAR(st->queue_for);
+    Py_CLEAR(st->str_create_future);
+    Py_CLEAR(st->str_done);
+    Py_CLEAR(st->str_set_result);
+    Py_CLEAR(st->str_set_exception);
     Py_CLEAR(st->DatabaseClosedError);
     Py_CLEAR(st->CorruptValueError);
     Py_CLEAR(st->DatabaseLockedError);

@@ -14,9 +14,12 @@ typedef struct ds_module_state {
     PyTypeObject *AsyncDictSQLite_Type;
     PyTypeObject *AsyncTableProxy_Type;
     PyTypeObject *AsyncOp_Type;
+    PyTypeObject *Ready_Type;
     PyTypeObject *LoopQueue_Type;
     PyObject *get_running_loop;    /* asyncio.events._get_running_loop, looked up at first use */
     PyObject *queue_for;           /* dictsqlite._loops.queue_for, looked up at first use */
+    /* method names the async path calls per request, interned once */
+    PyObject *str_create_future, *str_done, *str_set_result, *str_set_exception;
     PyObject *DatabaseClosedError; /* ValueError subclass */
     PyObject *CorruptValueError;   /* ValueError subclass */
     PyObject *DatabaseLockedError; /* OSError subclass, errno EBUSY */
