@@ -10,4 +10,6 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
     build-essential pkg-config cmake python3-dev python3-pip python3-venv \
     libsqlite3-dev libssl-dev libmsgpack-dev libcjson-dev libargon2-dev clang >/dev/null
 python3 -m pip install -q --upgrade pip setuptools wheel pytest
+# uvloop: the async tests run on it as well as on asyncio's own loop
+python3 -m pip install -q uvloop
 python3 -m pip install -q .

@@ -190,3 +190,45 @@ def test_large_bytes_read_from_disk_are_held_once_and_released(db_path, mode):
         db.close()
     gc.collect()
     assert sys.getrefcount(v) == held - 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_async_operations_do_not_leak(tmp_path, mode):
+    """The awaitables, their jobs, futures and completion queues: hot hits,
+    pool jobs (cold reads, writethrough commits, flushes) and errors."""
+    import asyncio
+
+    from dictsqlite import AsyncDictSQLite
+
+    path = str(tmp_path / "async.db")
+    value = {"name": "Alice", "tags": ["a", "b"]}
+    key = "async-refcount-key"
+    asyncio.run(AsyncDictSQLite(path, persist_mode=mode).aclose())
+
+    def work():
+        async def main():
+            db = AsyncDictSQLite(path, persist_mode=mode)
+            for i in range(100):
+                await db.aset(f"k{i % 20}", value)
+                await db.aget(f"k{i % 20}")
+                await db.acontains("nope")
+                try:
+                    await db.aget("nope")
+                except KeyError:
+                    pass
+            await db.abatch_set({f"b{i}": value for i in range(50)})
+            await db.abatch_get([f"b{i}" for i in range(60)])
+            await asyncio.gather(*(db.aset(f"g{i}", value) for i in range(50)))
+            await db.aflush()
+            await db.aclose()
+            cold = AsyncDictSQLite(path, persist_mode=mode)
+            await asyncio.gather(*(cold.aget(f"b{i}") for i in range(50)),
+                                 return_exceptions=mode == "memory")
+            await cold.aclose()
+
+        asyncio.run(main())
+
+    before_key, before_value = sys.getrefcount(key), sys.getrefcount(value)
+    growth = _heap_growth(work, rounds=6)
+    assert growth < 4096, f"{growth:.0f} bytes per round"
+    assert (sys.getrefcount(key), sys.getrefcount(value)) == (before_key, before_value)
