@@ -71,13 +71,15 @@ static PyObject *ready_await(ReadyObject *r)
 static PyObject *ready_iternext(ReadyObject *r)
 {
     PyObject *value = NULL;
-    return ds_async_stop_with(ready_send(r, Py_None, &value), value);
+    PySendResult res = ready_send(r, Py_None, &value); /* before value is read */
+    return ds_async_stop_with(res, value);
 }
 
 static PyObject *ready_send_method(ReadyObject *r, PyObject *arg)
 {
     PyObject *value = NULL;
-    return ds_async_stop_with(ready_send(r, arg, &value), value);
+    PySendResult res = ready_send(r, arg, &value);
+    return ds_async_stop_with(res, value);
 }
 
 static PyObject *ready_throw(ReadyObject *r, PyObject *const *args, Py_ssize_t nargs)
