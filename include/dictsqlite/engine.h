@@ -11,10 +11,16 @@
  *   2. write_lock   serializes mutations (put/delete/promotion), so existence
  *                   checks, counts and tier updates of one key are atomic
  *   3. leaves       hot-map shard locks, the warm lock, the write-buffer lock,
- *                   the store's connection mutex, the namespace-table lock,
- *                   the retire-list lock, the flusher's mutex (taken to wake
- *                   it early, and never held by the flusher while it
- *                   flushes): none is held while taking another
+ *                   the store's connection mutex, the namespace-table lock
+ *                   (ns_lock, namespaces.c), the retire-list lock, the
+ *                   flusher's mutex (flusher.c: taken to wake it early, and
+ *                   never held by the flusher while it flushes), the worker
+ *                   pool's queue lock (pool.c: never held while a job runs or
+ *                   its done is called, so a job takes flush_lock and
+ *                   write_lock only after releasing it), the completion
+ *                   queue's lock (completion.c: held only to link or unlink
+ *                   jobs; done pushes onto it with no pool lock held): none
+ *                   is held while taking another
  * The GIL is not part of the order: the core never takes it. Callers that hold
  * it use allow_io = 0, in which case the engine only try-locks write_lock and
  * returns DS_NEED_IO rather than block or touch SQLite; the caller then
@@ -22,6 +28,11 @@
  *
  * Namespaces are interned to small ids (ds_engine_ns); every per-key call
  * takes the id plus the key's hash already folded with it (ds_hash_with_ns).
+ *
+ * The implementation is split by job: src/core/engine.c (open/close, the
+ * tiers, the write path, group commit, flush), namespaces.c, flusher.c,
+ * engine_crypto.c, engine_sync.c and engine_scan.c, sharing the private
+ * src/core/engine_internal.h.
  */
 #ifndef DICTSQLITE_ENGINE_H
 #define DICTSQLITE_ENGINE_H
