@@ -348,8 +348,9 @@ def async_config(cfg, args):
         "repeats": 1 if q else 3,        # ours; the peers get peer_repeats
         "peer_repeats": 1 if q else 2,
         "budget": 0.1 if q else 0.5,     # seconds per timed loop
-        "cold_budget": 0.2 if q else 1.0,
+        "cold_budget": 30.0,             # a safeguard: cold phases read n_cold_read keys
         "n_cold": 2_000 if q else 100_000,
+        "n_cold_read": 1_000 if q else 10_000,
         "n_hot": 1_000 if q else 20_000,
         "conc": 64,
         "batch": 1000,
