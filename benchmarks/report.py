@@ -236,7 +236,8 @@ def collect_versions(probes, columns, machine, limits, floors):
     p = probes.get("rust") or {}
     v["dictsqlite_rust"] = (p.get("dictsqlite") or {}).get("version")
     p = probes.get("py") or {}
-    for name in ("sqlitedict", "diskcache", "lmdb", "msgpack", "matplotlib"):
+    for name in ("sqlitedict", "diskcache", "lmdb", "msgpack", "matplotlib", "aiosqlite",
+                 "uvloop"):
         v[name] = (p.get(name) or {}).get("version")
     for kind, lim in (limits.get("by_kind") or {}).items():
         if lim and lim.get("sqlite_version"):
@@ -527,8 +528,12 @@ def markdown(results):
         ["sqlitedict", v.get("sqlitedict")], ["diskcache", v.get("diskcache")],
         ["lmdb", v.get("lmdb")], ["msgpack", v.get("msgpack")],
         ["shelve", v.get("shelve")], ["matplotlib (charts)", v.get("matplotlib")],
+        ["aiosqlite (async rows)", v.get("aiosqlite")], ["uvloop (--uvloop)", v.get("uvloop")],
     ]))
     L.append("")
+    if cfg.get("async_only"):  # run.py --async-only: nothing else was measured
+        L.extend(async_markdown(results.get("async") or {}, results.get("command", "")))
+        return "\n".join(L) + "\n"
 
     L.append("## Method\n")
     L.append(
@@ -721,24 +726,7 @@ def markdown(results):
                             "RSS / entry"], rows))
         L.append("")
 
-    a = results.get("async") or {}
-    L.append("## Async rows\n")
-    if not a.get("enabled"):
-        L.append("Not run: the async rows (await aget on a hot key, await aset, abatch_set of "
-                 "1,000 items) are a hook, enabled with `--async-rows` once our AsyncDictSQLite "
-                 "exists.\n")
-    else:
-        rows = []
-        for lib in ("ours", "rust"):
-            for mode, d in (a.get(lib) or {}).items():
-                if not d.get("ok"):
-                    rows.append([f"{lib}/{mode}", "failed", "", str(d.get("error"))[:200]])
-                    continue
-                rows.append([f"{lib}/{mode}"] + [f"{fmt_rate(_op(d, o))}/s" for o in
-                                                 ("aget_hot", "aset", "abatch_set_1k")])
-        L.append(_md_table(["column", "await aget (hot)", "await aset", "abatch_set 1k (items/s)"],
-                           rows))
-        L.append("")
+    L.extend(async_markdown(results.get("async") or {}, results.get("command", "")))
 
     if results.get("charts"):
         L.append("## Charts\n")
@@ -746,3 +734,252 @@ def markdown(results):
             L.append(f"![{c}]({c})")
         L.append("")
     return "\n".join(L) + "\n"
+
+
+# ------------------------------------------------------------------ async rows
+# run.py's results["async"]: {"enabled", "config", "rows": {library: worker result},
+# "verdicts"}; worker.py's run_async names the operations below.
+
+ASYNC_LIB_ORDER = ["ours", "rust", "aiosqlite", "executor/diskcache", "executor/sqlitedict"]
+ASYNC_PEER_BAR = {"rust": 3.0, "aiosqlite": 5.0, "executor/diskcache": 5.0,
+                  "executor/sqlitedict": 5.0}
+LATENESS_BAR_S = 0.010
+
+
+def _tick_op(a):
+    return f"abatch_set_flush_{(a.get('config') or {}).get('tick_n', 200_000)}"
+
+
+def _writers_op(a):
+    return f"aset_wt_{(a.get('config') or {}).get('conc', 64)}writers"
+
+
+def async_ops(a):
+    """(op, label, unit) of the async rows' table, in report order; each async op is
+    followed by the same library's sync idiom it is compared with."""
+    conc = (a.get("config") or {}).get("conc", 64)
+    tick_n = (a.get("config") or {}).get("tick_n", 200_000)
+    return [
+        ("aget_hot", "`await aget(k)`, hot (keys in cache)", "ops/s"),
+        ("get_hot_sync", "sync `db[k]`, hot (same instance, same keys)", "ops/s"),
+        ("aget_cold", "`await aget(k)`, cold (fresh instance), serial", "ops/s"),
+        ("get_cold_sync", "sync `db[k]`, cold (fresh instance)", "ops/s"),
+        ("aget_cold_gather", f"{conc} concurrent cold `aget`s (gather, waves of {conc})", "ops/s"),
+        ("aset_wt", "`await aset(k, v)`, writethrough, 1 writer", "ops/s"),
+        ("set_wt_sync", "sync `db[k] = v`, writethrough", "ops/s"),
+        (_writers_op(a), f"{conc} writethrough writers (tasks awaiting aset): durable writes/s",
+         "ops/s"),
+        ("abatch_set_1k", "`await abatch_set(1,000 items)`, lazy", "items/s"),
+        ("batch_set_1k_sync", "sync `batch_set(1,000 items)`, lazy", "items/s"),
+        (_tick_op(a), f"`await abatch_set({tick_n:,} items)` + `await aflush()`", "items/s"),
+        ("loop_lateness_max", "worst lateness of a 5 ms ticker during that call", "ms"),
+        ("loop_lateness_idle", "worst lateness of the same ticker, idle loop (0.1 s before)", "ms"),
+    ]
+
+
+def async_ratios(a, lib):
+    """The sync-ratio figures of one library: {name: (ratio, numerator op, denominator
+    op)}; time ratios (async per-op / sync per-op) and throughput ratios."""
+    row = (a.get("rows") or {}).get(lib) or {}
+    if not row.get("ok"):
+        return {}
+    t = lambda op: _op(row, op)  # noqa: E731
+    out = {}
+
+    def ratio(name, num, den):
+        x, y = t(num), t(den)
+        out[name] = (x / y if x and y else None, num, den)
+
+    ratio("hot", "aget_hot", "get_hot_sync")              # time ratio
+    ratio("cold", "aget_cold", "get_cold_sync")           # time ratio
+    ratio("gather", "aget_cold", "aget_cold_gather")      # throughput gather / serial
+    ratio("wt", "aset_wt", "set_wt_sync")                 # time ratio
+    ratio("writers", "aset_wt", _writers_op(a))            # throughput n writers / 1
+    ratio("batch", "abatch_set_1k", "batch_set_1k_sync")  # time ratio
+    return out
+
+
+# (key, bar text, threshold, direction): issue 12 item 8, ours against its own sync idiom
+ASYNC_BARS = [
+    ("hot", "`await aget` hot ≤ 1.5× sync `db[k]`", 1.5, "le"),
+    ("cold", "`await aget` cold ≤ 1.3× sync cold get", 1.3, "le"),
+    ("gather", "64 concurrent cold `aget`s ≥ 1.5× the throughput of serial ones", 1.5, "ge"),
+    ("wt", "`await aset` writethrough, 1 writer, ≤ 1.2× sync writethrough", 1.2, "le"),
+    ("writers", "64 writethrough writers ≥ 10× one writer's durable writes/s", 10.0, "ge"),
+    ("batch", "`abatch_set` of 1,000 (lazy) ≤ 1.2× sync `batch_set`", 1.2, "le"),
+]
+
+
+def async_verdicts(a):
+    """Verdicts of issue 12 item 8 for ours: the sync-ratio bars, the loop-lateness bar,
+    and for every async cell the peer bars (≥ 3× the Rust package, ≥ 5× aiosqlite and
+    the executor peers). met is None when ours (or the peer) did not run."""
+    out = []
+    rows = a.get("rows") or {}
+    ours = rows.get("ours") or {}
+    ratios = async_ratios(a, "ours")
+    for key, bar, thr, d in ASYNC_BARS:
+        r, num, den = ratios.get(key, (None, None, None))
+        met = None if r is None else (r <= thr if d == "le" else r >= thr)
+        out.append({"bar": bar, "kind": "sync ratio", "lib": "ours", "ratio": r,
+                    "numerator": num, "denominator": den,
+                    "measured_s": _op(ours, num) if num else None,
+                    "reference_s": _op(ours, den) if den else None,
+                    "threshold": thr, "direction": d, "met": met})
+    # the worst over every repeat, not the median of each repeat's worst
+    lo = (ours.get("ops") or {}).get("loop_lateness_max") if ours.get("ok") else None
+    late = lo["max_s"] if lo else None
+    out.append({"bar": "event loop's worst lateness (5 ms ticker) during a "
+                       f"{(a.get('config') or {}).get('tick_n', 200_000):,}-item "
+                       "`abatch_set` + `aflush` < 10 ms", "kind": "lateness", "lib": "ours",
+                "measured_s": late, "idle_s": _op(ours, "loop_lateness_idle"),
+                "threshold": LATENESS_BAR_S, "direction": "lt",
+                "met": None if late is None else late < LATENESS_BAR_S})
+    for op, label, _ in async_ops(a):
+        if op.endswith("_sync") or op.startswith("loop_lateness"):
+            continue
+        mine = _op(ours, op) if ours.get("ok") else None
+        for peer, thr in ASYNC_PEER_BAR.items():
+            p = rows.get(peer) or {}
+            theirs = _op(p, op) if p.get("ok") else None
+            sp = theirs / mine if mine and theirs else None
+            out.append({"bar": f"≥ {thr:g}× faster than {peer}", "kind": "peer", "lib": "ours",
+                        "op": op, "label": label, "peer": peer, "measured_s": mine,
+                        "reference_s": theirs, "ratio": sp, "threshold": thr,
+                        "direction": "ge", "met": None if sp is None else sp >= thr})
+    return out
+
+
+def _async_cell(row, op, unit):
+    if not row.get("ok"):
+        return "skipped" if row.get("skipped") else "**failed**"
+    o = (row.get("ops") or {}).get(op)
+    if not o:
+        return "**error**" if any(k in (row.get("errors") or {}) for k in ASYNC_ROW_OF) else "–"
+    if unit == "ms":
+        txt = f"{o['max_s'] * 1e3:.3g} ms" if op == "loop_lateness_max" else \
+            f"{o['per_op_s'] * 1e3:.3g} ms"
+        return txt + (f" (median {o['per_op_s'] * 1e3:.3g})" if o["samples"] > 1 and
+                      op == "loop_lateness_max" else "")
+    txt = fmt_rate(o["per_op_s"])
+    if o["samples"] > 1:
+        txt += f" ±{o['spread'] * 50:.0f}%"
+    if op in (row.get("capped") or {}):
+        txt += "‡"
+    return txt
+
+
+ASYNC_ROW_OF = ("hot", "cold", "wt", "batch", "lateness")
+
+
+def async_markdown(a, command=""):
+    L = ["## Async\n"]
+    if not a.get("enabled"):
+        L.append("Not run: the async rows run by default once our `AsyncDictSQLite` imports; "
+                 "`--async-rows` runs them for the peers without it, `--async-only` runs "
+                 "nothing else.\n")
+        return L
+    c = a.get("config") or {}
+    rows = a.get("rows") or {}
+    libs = [x for x in ASYNC_LIB_ORDER if x in rows] + [x for x in rows if x not in ASYNC_LIB_ORDER]
+    loops = sorted({(r.get("info") or {}).get("loop") for r in rows.values() if r.get("ok")} - {None})
+    L.append(
+        f"Each library runs in its own process (worker kind `async`), on "
+        f"{', '.join(loops) or 'no loop'}; every row is timed side by side with the same "
+        f"library's sync idiom in that process, phases in rotating order across repeats "
+        f"({c.get('repeats')} repeats of ours, {c.get('peer_repeats')} of each peer; "
+        f"{c.get('budget')} s per timed loop). "
+        f"Small dict values, pickled. Hot: {c.get('n_hot', 0):,} keys written by the "
+        f"instance. Cold: a store of {c.get('n_cold', 0):,} keys written and closed first; "
+        f"each phase opens a fresh instance and reads the same {c.get('n_cold_read', 0):,} "
+        "keys in random order, once each (the OS page cache warm). Writethrough writers: "
+        f"{c.get('conc')} tasks each awaiting `aset` in a loop, against one. Lateness: a "
+        "task sleeping 5 ms in a loop; its worst `actual - expected` wake-up. "
+        "Peers: the Rust package's `AsyncDictSQLite`; aiosqlite (one connection, WAL, "
+        "synchronous=NORMAL, `kv(key TEXT PRIMARY KEY, value BLOB)`, a point select and an "
+        "upsert, autocommit, batches in one transaction); `loop.run_in_executor(None, ...)` "
+        "over diskcache and over sqlitedict (writethrough: `autocommit=True` and each write "
+        "waits for its commit). ‡: the loop stopped at its time budget. "
+        f"Part wall time: {a.get('wall_s', 0):.0f} s.\n")
+    if a.get("ours_label", "ours") != "ours":
+        L.append(f"> Column `ours` is **{a['ours_label']}**: no number in it is about our "
+                 "dictsqlite.\n")
+    L.append("### Operations per second\n")
+    table = []
+    for op, label, unit in async_ops(a):
+        table.append([label, unit] + [_async_cell(rows[x], op, unit) for x in libs])
+    L.append(_md_table(["row", "unit"] + libs, table))
+    L.append("")
+    L.append("### Against the same library's sync idiom\n")
+    L.append("Time ratios (async per-op time / sync per-op time: lower is better) and "
+             "throughput ratios (higher is better).\n")
+    names = [("hot", "hot `aget` / `db[k]` (time)"), ("cold", "cold `aget` / `db[k]` (time)"),
+             ("gather", f"{c.get('conc', 64)} concurrent / serial cold (throughput)"),
+             ("wt", "writethrough `aset` / `db[k] = v` (time)"),
+             ("writers", f"{c.get('conc', 64)} writers / 1 (throughput)"),
+             ("batch", "`abatch_set` / `batch_set` 1,000 (time)")]
+    table = []
+    for key, label in names:
+        cells = []
+        for x in libs:
+            r = async_ratios(a, x).get(key, (None,))[0]
+            cells.append(fmt_ratio(r) if r is not None else "–")
+        table.append([label] + cells)
+    L.append(_md_table(["ratio"] + libs, table))
+    L.append("")
+    L.append("### Verdicts (issue 12 item 8)\n")
+    vs = a.get("verdicts") or async_verdicts(a)
+    if not (rows.get("ours") or {}).get("ok"):
+        why = (rows.get("ours") or {}).get("error") or "not run"
+        L.append(f"Ours: not measured ({why}).\n")
+    table = []
+    for v in vs:
+        if v["kind"] == "sync ratio":
+            sym = "≤" if v["direction"] == "le" else "≥"
+            table.append([v["bar"], f"{fmt_ratio(v['ratio'], v['direction'])}× (bar {sym} "
+                                    f"{v['threshold']:g}×)", _verdict(v["met"])])
+        elif v["kind"] == "lateness":
+            m = v["measured_s"]
+            txt = (f"{ceil_to(m * 1e3, 2):.2f} ms (idle loop: {fmt_time(v.get('idle_s'))})"
+                   if m is not None else "–")
+            table.append([v["bar"], txt, _verdict(v["met"])])
+    L.append(_md_table(["bar", "ours, measured", "verdict"], table))
+    L.append("")
+    peers = [p for p in ASYNC_PEER_BAR if p in rows]
+    if peers:
+        L.append("Ours against each peer, per async row: speed-up (the peer's time per op / "
+                 "ours; rounded down), bar ≥ 3× the Rust package, ≥ 5× aiosqlite and the "
+                 "executor peers.\n")
+        table = []
+        by = {}
+        for v in vs:
+            if v["kind"] == "peer":
+                by.setdefault(v["op"], {"label": v["label"]})[v["peer"]] = v
+        for op, d in by.items():
+            cells = []
+            for p in peers:
+                v = d.get(p)
+                if not v or v["ratio"] is None:
+                    cells.append("not measured")
+                else:
+                    cells.append(f"{fmt_ratio(v['ratio'], 'ge')}× {_verdict(v['met'])}")
+            table.append([d["label"]] + cells)
+        L.append(_md_table(["row"] + [f"vs {p} (≥ {ASYNC_PEER_BAR[p]:g}×)" for p in peers],
+                           table))
+        L.append("")
+    extra = []
+    for x in libs:
+        r = rows[x]
+        if not r.get("ok"):
+            extra.append(f"- {x}: {'skipped' if r.get('skipped') else 'FAILED'}: "
+                         f"{str(r.get('error'))[:300]}")
+            continue
+        info = r.get("info") or {}
+        bits = [f"version {info.get('version')}"] + list(info.get("notes") or [])
+        for k, e in (r.get("errors") or {}).items():
+            bits.append(f"error in {k}: {e[:200]}")
+        extra.append(f"- {x}: " + "; ".join(bits))
+    if extra:
+        L.append("\n".join(extra))
+        L.append("")
+    return L

@@ -330,6 +330,105 @@ def msgpack_site(probes):
     return str(Path(f).parent.parent)  # .../site-packages/msgpack/__init__.py
 
 
+# ------------------------------------------------------------------ async rows
+
+# (id, worker library, interpreter group); "ours" needs our AsyncDictSQLite
+ASYNC_LIBS = [
+    ("ours", "ours", "ours"),
+    ("rust", "rust", "rust"),
+    ("aiosqlite", "aiosqlite", "py"),
+    ("executor/diskcache", "executor/diskcache", "py"),
+    ("executor/sqlitedict", "executor/sqlitedict", "py"),
+]
+
+
+def async_config(cfg, args):
+    q = cfg["mode"] == "quick"
+    return {
+        "repeats": 1 if q else 3,        # ours; the peers get peer_repeats
+        "peer_repeats": 1 if q else 2,
+        "budget": 0.1 if q else 0.5,     # seconds per timed loop
+        "cold_budget": 30.0,             # a safeguard: cold phases read n_cold_read keys
+        "n_cold": 2_000 if q else 100_000,
+        "n_cold_read": 1_000 if q else 10_000,
+        "n_hot": 1_000 if q else 20_000,
+        "conc": 64,
+        "batch": 1000,
+        "batches": 2 if q else 10,
+        "tick_n": 5_000 if q else 200_000,
+        "value_kind": "small",
+        "uvloop": bool(args.uvloop),
+    }
+
+
+def uvloop_site(probes, group):
+    """The site-packages directory of .peers/py's uvloop for a worker of `group`, or
+    None when that interpreter imports uvloop itself or runs another major.minor."""
+    mine, py = probes.get(group) or {}, probes.get("py") or {}
+    f = (py.get("uvloop") or {}).get("file")
+    minor = [".".join(str(p.get("python", "")).split(".")[:2]) for p in (mine, py)]
+    if not f or minor[0] != minor[1]:
+        return None
+    return str(Path(f).parent.parent)  # .../site-packages/uvloop/__init__.py
+
+
+def run_async_rows(args, cfg, interp, probes, ours_async, workdir, raw_dir, notes):
+    """The async rows: one worker per library, every row beside its sync idiom.
+    They run by default once our dictsqlite has AsyncDictSQLite; --async-rows runs the
+    peers' rows without it, --no-async-rows skips them."""
+    enabled = not args.no_async_rows and (args.async_rows or args.async_only or ours_async)
+    out = {"enabled": enabled}
+    if not enabled:
+        if not args.no_async_rows:
+            notes.append("async rows not run: our dictsqlite has no AsyncDictSQLite yet "
+                         "(--async-rows runs the peers' rows)")
+        return out
+    acfg = async_config(cfg, args)
+    out["config"] = acfg
+    out["rows"] = {}
+    t_start = time.perf_counter()
+    wanted = [c.strip() for c in args.columns.split(",")] if args.columns and not args.async_only \
+        else None
+    for aid, lib, group in ASYNC_LIBS:
+        if wanted and not any(w.split("/")[0] in aid for w in wanted):
+            continue
+        py = interp.get(group) if group != "ours" else interp.get("ours")
+        if py is None:
+            why = (f"{group} interpreter not available" if group != "ours" else
+                   "our dictsqlite is not available")
+            out["rows"][aid] = {"ok": False, "skipped": True, "error": why}
+            continue
+        if group == "ours" and not ours_async:
+            out["rows"][aid] = {"ok": False, "skipped": True,
+                                "error": "our dictsqlite has no AsyncDictSQLite yet"}
+            continue
+        if group == "py" and "version" not in ((probes.get("py") or {}).get(lib.split("/")[-1]) or {}):
+            out["rows"][aid] = {"ok": False, "skipped": True,
+                                "error": f"{lib.split('/')[-1]} not importable in .peers/py"}
+            continue
+        spec = dict(acfg, kind="async", lib=lib, dir=str(workdir / "async"),
+                    repeats=acfg["repeats"] if group == "ours" else acfg["peer_repeats"])
+        if args.uvloop:
+            spec["uvloop_path"] = uvloop_site(probes, group)
+        t0 = time.perf_counter()
+        r = run_worker(py, spec, args.timeout, raw_dir, f"async-{aid.replace('/', '_')}")
+        dt = time.perf_counter() - t0
+        row = {"ok": bool(r.get("ok")), "wall_s": dt, "interpreter": str(py)}
+        if r.get("ok"):
+            row.update(ops=summarize(r), errors=r.get("errors") or {},
+                       capped=r.get("capped") or {}, info=r.get("info") or {})
+        else:
+            row.update(error=r.get("error"), stderr=r.get("stderr"))
+        out["rows"][aid] = row
+        errs = row.get("errors")
+        log(f"[async] {aid:22s} {dt:6.1f} s "
+            f"{'ok' if row['ok'] else 'FAILED (' + str(row.get('error')) + ')'}"
+            + (f" errors: {list(errs)}" if errs else ""))
+    out["wall_s"] = time.perf_counter() - t_start
+    out["verdicts"] = report.async_verdicts(out)
+    return out
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -359,7 +458,13 @@ def parse_args(argv=None):
     ap.add_argument("--allow-standin", action="store_true",
                     help="development only: let 'ours' be the Rust package (labelled as a stand-in)")
     ap.add_argument("--async-rows", action="store_true",
-                    help="also run the async rows (aget/aset/abatch_set); see ASYNC HOOK in worker.py")
+                    help="run the async rows even when our dictsqlite has no AsyncDictSQLite "
+                         "(then the peers only); they run by default once ours has one")
+    ap.add_argument("--no-async-rows", action="store_true", help="skip the async rows")
+    ap.add_argument("--async-only", action="store_true",
+                    help="only the async rows: no C limits, floors, matrix, bulk load or growth")
+    ap.add_argument("--uvloop", action="store_true",
+                    help="run the async rows on uvloop (from .peers/py) instead of asyncio's loop")
     ap.add_argument("--wait-idle", type=float, default=0,
                     help="wait up to this many seconds for the 1-minute load average to drop "
                          "below 0.5 before measuring")
@@ -379,6 +484,8 @@ def rebuild_report(path, charts=True):
     path = Path(path).resolve()
     results = json.loads(path.read_text())
     results["verdicts"] = report.verdicts(results)
+    if (results.get("async") or {}).get("rows"):
+        results["async"]["verdicts"] = report.async_verdicts(results["async"])
     path.write_text(json.dumps(results, indent=1, default=str))
     (path.parent / "RESULTS.md").write_text(report.markdown(results))
     if not charts:
@@ -416,6 +523,7 @@ def main(argv=None):
         "c_autocommit_m": 1_000 if q else 5_000,
         "c_autocommit_m_64k": 200 if q else 1_000,
         "c_select_sample": None,  # point selects over all n keys, as the cold get reads them all
+        "async_only": bool(args.async_only),
     }
     out_dir = Path(args.out or (HERE / "results" / "quick" if q else HERE / "results")).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -430,7 +538,9 @@ def main(argv=None):
 
     # ---------------------------------------------------------------- interpreters
     global OURS_PYTHON
-    interp = {"ours": Path(args.ours_python) if args.ours_python else Path(sys.executable)}
+    # absolute (not resolved: a venv's python is a symlink that must stay one): the
+    # workers run with cwd=benchmarks/, where a relative path would name nothing
+    interp = {"ours": Path(args.ours_python).absolute() if args.ours_python else Path(sys.executable)}
     OURS_PYTHON = interp["ours"]
     install = not (q or args.no_install)
     for name in ("rust", "py"):
@@ -465,10 +575,12 @@ def main(argv=None):
     probes["ours"] = pr
     if not ours_ok:
         interp["ours"] = None
+    ours_async = ours_ok and bool(((pr or {}).get("dictsqlite") or {}).get("has_AsyncDictSQLite"))
     if interp["rust"]:
         probes["rust"] = probe(interp["rust"], ["dictsqlite", "msgpack"])
     if interp["py"]:
-        probes["py"] = probe(interp["py"], ["sqlitedict", "diskcache", "lmdb", "msgpack", "matplotlib"])
+        probes["py"] = probe(interp["py"], ["sqlitedict", "diskcache", "lmdb", "msgpack", "matplotlib",
+                                            "aiosqlite", "uvloop"])
     probes["std"] = probe(interp["std"], ["msgpack"])
     floor_path = msgpack_site(probes) if ours_ok else None
     if ours_ok and not floor_path and "file" not in ((pr or {}).get("msgpack") or {}):
@@ -493,16 +605,25 @@ def main(argv=None):
     # by_kind: the store's schema ("split": kv WITHOUT ROWID for small values,
     # kv_large rowid for large ones); the two single-table layouts once each for comparison.
     limits = {"by_kind": {}, "without_rowid_by_kind": {}, "rowid_by_kind": {}, "bulk": None}
-    exe, build = build_limits(PEERS / "bin" if not q else workdir / "bin")
+    if args.async_only:  # nothing but the async rows: no C program, floors or matrix
+        exe, build = None, "not built (--async-only)"
+        args.skip_growth = args.skip_bulk = True
+    else:
+        exe, build = build_limits(PEERS / "bin" if not q else workdir / "bin")
     limits["build"] = build
     value_sizes = {}
     # floors first: they tell the pickled sizes that the C program stores
     floors_py = interp["py"] or Path(sys.executable)
-    log("[floors] d[k], pickle, msgpack")
-    fl = run_worker(floors_py, {"kind": "floors", "n": cfg["n"], "repeats": cfg["repeats"],
-                                "inner": cfg["inner"], "budget": 30.0},
-                    args.timeout, raw_dir, "floors")
-    if not fl.get("ok"):
+    if args.async_only:
+        fl = {"ok": False, "error": "not run (--async-only)"}
+    else:
+        log("[floors] d[k], pickle, msgpack")
+        fl = run_worker(floors_py, {"kind": "floors", "n": cfg["n"], "repeats": cfg["repeats"],
+                                    "inner": cfg["inner"], "budget": 30.0},
+                        args.timeout, raw_dir, "floors")
+    if args.async_only:
+        floors = {"ops": {}, "error": fl["error"]}
+    elif not fl.get("ok"):
         harness_failures.append(f"floors: {fl.get('error')}")
         floors = {"ops": {}, "error": fl.get("error")}
     else:
@@ -511,7 +632,9 @@ def main(argv=None):
                   "interpreter": str(floors_py), "errors": fl.get("errors")}
         value_sizes = {k: v["pickled"] for k, v in fl["value_sizes"].items()}
     kinds = VALUE_KINDS if not args.value_kinds else [k for k in args.value_kinds.split(",")]
-    if exe is None:
+    if args.async_only:
+        pass
+    elif exe is None:
         notes.append("C limits not built: " + build.splitlines()[-1][:300])
         harness_failures.append("C limits build failed")
     else:
@@ -537,6 +660,8 @@ def main(argv=None):
         wanted = [c.strip() for c in args.columns.split(",") if c.strip()]
     columns = []
     for cid, lib, mode, storage, group in COLUMNS:
+        if args.async_only:
+            break
         if q and cid not in QUICK_COLUMNS:
             continue
         if wanted and not any(cid == w or cid.startswith(w) for w in wanted):
@@ -642,21 +767,9 @@ def main(argv=None):
                 log(f"[growth] {sid:14s} {size:>9d} {dt:6.1f} s "
                     f"{'ok' if r.get('ok') else 'FAILED ' + str(r.get('error'))}")
 
-    # ---------------------------------------------------------------- async (hook)
-    async_rows = {"enabled": bool(args.async_rows)}
-    if args.async_rows:
-        for cid, lib, group in (("ours", "ours", "ours"), ("rust", "rust", "rust")):
-            py = interp.get(group)
-            if py is None:
-                continue
-            async_rows[cid] = {}
-            for mode in ("memory", "lazy"):
-                spec = {"kind": "async", "lib": lib, "mode": mode, "value_kind": "small",
-                        "n": cfg["n"], "repeats": cfg["repeats"], "dir": str(workdir / "async")}
-                r = run_worker(py, spec, args.timeout, raw_dir, f"async-{lib}-{mode}")
-                async_rows[cid][mode] = ({"ok": True, "ops": summarize(r), "errors": r.get("errors")}
-                                         if r.get("ok") else {"ok": False, "error": r.get("error")})
-                log(f"[async] {cid} {mode} {'ok' if r.get('ok') else r.get('error')}")
+    # ---------------------------------------------------------------- async rows
+    async_rows = run_async_rows(args, cfg, interp, probes, ours_async, workdir, raw_dir, notes)
+    async_rows["ours_label"] = ours_label
 
     # ---------------------------------------------------------------- results
     try:

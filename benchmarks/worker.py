@@ -15,7 +15,7 @@ Kinds of spec:
   cell    one (library, mode, storage, value kind) cell of the matrix
   bulk    1M-entry lazy bulk load / flush (the lazy-flush bar)
   growth  one point (library, mode, size) of the growth sweep: per-op cost and RSS/entry
-  async   async rows (hook; see ASYNC HOOK below)
+  async   the async rows of one library, each beside its sync idiom (see "async rows")
 
 Methodology, the same in every kind: keys are "key%08d"; operations are timed in
 chunks of 1,000 keys, each chunk a plain `for k in chunk:` loop around the library's
@@ -1291,82 +1291,596 @@ def run_growth(spec):
     return {"info": info, "ops": rec.ops, "errors": rec.errors, "capped": rec.capped}
 
 
-# ---------------------------------------------------------------------- ASYNC HOOK
-# Async rows of the matrix (issue item 4): `await db.aget(k)` on a hot key,
-# `await db.aset(k, v)`, `await db.abatch_set(items)` of 1,000 items.
-# The harness runs them only with `run.py --async-rows` (off by default until our
-# AsyncDictSQLite exists). The code below works against any AsyncDictSQLite with the
-# COMPAT.md API, the Rust package's included.
+# ---------------------------------------------------------------------- async rows
+# The async rows (issue 12 item 8), one library per worker process, every row timed
+# side by side with the same library's sync idiom in the same process:
+#
+#   hot      `await aget(k)` vs sync `db[k]`, keys written by this instance (in cache)
+#   cold     a store of n_cold keys written and closed first; each phase opens a fresh
+#            instance: serial `await aget(k)`, sync `db[k]`, and asyncio.gather in
+#            waves of `conc` (64) awaits
+#   wt       writethrough: one task awaiting aset in a loop, sync `db[k] = v`, then
+#            `conc` tasks each awaiting aset in a loop (durable writes/s)
+#   batch    lazy: `await abatch_set(1,000 items)` vs sync `batch_set` of the same size
+#   lateness a 5 ms asyncio ticker's worst lateness (max(actual - expected wake-up))
+#            during one `await abatch_set(tick_n items)` + `await aflush()`
+#
+# Libraries: "ours" and "rust" (AsyncDictSQLite, the same API: the Rust package runs
+# in its own venv), "aiosqlite" (one connection, WAL + synchronous=NORMAL, table
+# kv(key TEXT PRIMARY KEY, value BLOB), pickled values, a point select and an upsert
+# whose SQL text stays the same, so sqlite3's statement cache keeps them prepared),
+# "executor/diskcache" and "executor/sqlitedict" (`loop.run_in_executor(None, ...)`
+# over the sync library). The phases of a row run in rotating order across repeats,
+# so neither side always gets the warmer machine.
+
+ASYNC_ROWS = ("hot", "cold", "wt", "batch", "lateness")
+
+
+async def atimed_chunks(afn, keys, budget):
+    """timed_chunks for a coroutine function afn(chunk)."""
+    n = len(keys)
+    gc.collect()
+    gc.disable()
+    done = 0
+    size = 10
+    t0 = perf()
+    try:
+        while done < n:
+            ch = keys[done:done + size]
+            await afn(ch)
+            done += len(ch)
+            el = perf() - t0
+            if el > budget:
+                break
+            size = max(1, min(CHUNK, size * 4, int((budget - el) * done / (4 * el)) if el > 0 else CHUNK))
+    finally:
+        t1 = perf()
+        gc.enable()
+    return done, t1 - t0
+
+
+class AsyncAdapterBase:
+    """One library's async and sync idioms. Subclasses set, after open():
+    aget(k) -> awaitable of the decoded value, get(k), aset(k, v) -> awaitable,
+    set(k, v), abatch(items) -> awaitable, batch(items), aflush() -> awaitable, flush().
+    The loops below are the shared idiom; the DictSQLite classes override the sync
+    ones with the `db[k]` / `db[k] = v` syntax itself."""
+    durable_writes = "per-write commit"
+    notes = ()
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    async def aget_loop(self, keys):
+        aget = self.aget
+        for k in keys:
+            await aget(k)
+
+    def get_loop(self, keys):
+        get = self.get
+        for k in keys:
+            get(k)
+
+    async def aget_gather(self, keys, conc):
+        import asyncio
+        gather, aget = asyncio.gather, self.aget
+        for i in range(0, len(keys), conc):
+            await gather(*[aget(k) for k in keys[i:i + conc]])
+
+    async def aset_loop(self, keys, v):
+        aset = self.aset
+        for k in keys:
+            await aset(k, v)
+
+    def set_loop(self, keys, v):
+        put = self.set
+        for k in keys:
+            put(k, v)
+
+    async def writer(self, keys, v, deadline):
+        """One of the concurrent writers: awaits aset over its keys until the deadline."""
+        aset = self.aset
+        done = 0
+        for k in keys:
+            await aset(k, v)
+            done += 1
+            if perf() > deadline:
+                break
+        return done
+
+    def version(self):
+        return None
+
+
+class AsyncDictSQLiteAdapter(AsyncAdapterBase):
+    """Ours and the Rust package's AsyncDictSQLite (COMPAT.md's API)."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        import dictsqlite
+        self.mod = dictsqlite
+        if not hasattr(dictsqlite, "AsyncDictSQLite"):
+            raise RuntimeError(f"dictsqlite ({dictsqlite.__file__}) has no AsyncDictSQLite")
+        self.rust = _is_rust_package()
+        if self.rust:
+            self.notes = ("the Rust package's writethrough turns the default buffer_size=100 "
+                          "into 1 (a commit per write); its batch_get/abatch_get return "
+                          "undecoded pickles",)
+
+    async def open(self, path, mode):
+        self.db = self.mod.AsyncDictSQLite(path, persist_mode=mode, storage_mode="pickle")
+        db = self.db
+        self.aget, self.aset, self.abatch = db.aget, db.aset, db.abatch_set
+        self.get, self.set, self.batch = db.__getitem__, db.__setitem__, db.batch_set
+        self.aflush, self.flush = db.aflush, db.flush
+
+    async def close(self):
+        self.db.close()
+        self.db = None
+
+    def fill(self, keys, v):
+        for i in range(0, len(keys), 10_000):
+            self.db.batch_set([(k, v) for k in keys[i:i + 10_000]])
+        self.db.flush()
+
+    def get_loop(self, keys):
+        db = self.db
+        for k in keys:
+            db[k]
+
+    def set_loop(self, keys, v):
+        db = self.db
+        for k in keys:
+            db[k] = v
+
+    def read_one(self, k):
+        return self.db[k]
+
+    def version(self):
+        return _dist_version("dictsqlite") or getattr(self.mod, "__version__", None)
+
+
+class AiosqliteAdapter(AsyncAdapterBase):
+    """aiosqlite on one connection (its idiom: one worker thread per connection),
+    autocommit (isolation_level=None): every write its own transaction. aiosqlite has
+    no lazy mode: a batch is one explicit transaction (BEGIN, executemany, COMMIT),
+    in every mode, and flush does nothing. The sync side is the standard sqlite3
+    module with the same PRAGMAs and statements, on a connection of its own."""
+    SCHEMA = "CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value BLOB)"
+    SELECT = "SELECT value FROM kv WHERE key=?"
+    UPSERT = ("INSERT INTO kv(key, value) VALUES(?, ?) "
+              "ON CONFLICT(key) DO UPDATE SET value=excluded.value")
+    PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+               "PRAGMA busy_timeout=5000")
+    notes = ("no lazy mode: the batch rows commit one transaction per batch",)
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        import aiosqlite
+        import sqlite3
+        self.mod = aiosqlite
+        self.sqlite3 = sqlite3
+
+    async def open(self, path, mode):
+        self.aconn = await self.mod.connect(path, isolation_level=None)
+        for p in self.PRAGMAS:
+            await self.aconn.execute(p)
+        await self.aconn.execute(self.SCHEMA)
+        self.conn = self.sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        for p in self.PRAGMAS:
+            self.conn.execute(p)
+        fetch, ex, aex = self.aconn.execute_fetchall, self.conn.execute, self.aconn.execute
+        aexm, exm = self.aconn.executemany, self.conn.executemany
+        loads, dumps = pickle.loads, pickle.dumps
+        sel, ups = self.SELECT, self.UPSERT
+
+        async def aget(k):
+            return loads((await fetch(sel, (k,)))[0][0])
+
+        def get(k):
+            return loads(ex(sel, (k,)).fetchone()[0])
+
+        def aset(k, v):
+            return aex(ups, (k, dumps(v, PROTO)))
+
+        def put(k, v):
+            ex(ups, (k, dumps(v, PROTO)))
+
+        async def abatch(items):
+            rows = [(k, dumps(v, PROTO)) for k, v in items]
+            await aex("BEGIN")
+            await aexm(ups, rows)
+            await aex("COMMIT")
+
+        def batch(items):
+            rows = [(k, dumps(v, PROTO)) for k, v in items]
+            ex("BEGIN")
+            exm(ups, rows)
+            ex("COMMIT")
+
+        async def aflush():
+            pass
+
+        self.aget, self.get, self.aset, self.set = aget, get, aset, put
+        self.abatch, self.batch, self.aflush = abatch, batch, aflush
+
+    def flush(self):
+        pass
+
+    async def close(self):
+        await self.aconn.close()
+        self.conn.close()
+
+    def fill(self, keys, v):
+        self.batch([(k, v) for k in keys])
+
+    def read_one(self, k):
+        return self.get(k)
+
+    def version(self):
+        return _dist_version("aiosqlite")
+
+
+class ExecutorAdapter(AsyncAdapterBase):
+    """`loop.run_in_executor(None, f, ...)` over a sync library: the default thread
+    pool, each call one hop there and back. diskcache: every set its own transaction;
+    the batch is one `transact()`. sqlitedict: writethrough is autocommit=True, and
+    each write then waits for its commit (`commit(blocking=True)`): sqlitedict's
+    autocommit only queues the commit to its own thread, so without the wait a
+    returned write is not yet durable; lazy is autocommit=False, flush = commit()."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.which = spec["lib"].split("/", 1)[1]
+        if self.which == "diskcache":
+            import diskcache
+            self.mod = diskcache
+        else:
+            import sqlitedict
+            self.mod = sqlitedict
+            self.notes = ("writethrough: autocommit=True, then commit(blocking=True) in the "
+                          "same executor call, so each write is durable when its await "
+                          "returns",)
+
+    async def open(self, path, mode):
+        import asyncio
+        loop = asyncio.get_running_loop()
+        run = loop.run_in_executor
+        if self.which == "diskcache":
+            db = self.db = self.mod.Cache(path, size_limit=2 ** 50, eviction_policy="none")
+
+            def batch(items):
+                with db.transact():
+                    for k, v in items:
+                        db[k] = v
+            put = db.__setitem__
+
+            def flush():
+                pass
+        else:
+            wt = mode == "writethrough"
+            db = self.db = self.mod.SqliteDict(path, autocommit=wt, journal_mode="WAL",
+                                               outer_stack=False)
+            db.conn.execute("PRAGMA synchronous=NORMAL")
+            db.commit()
+            setitem, commit = db.__setitem__, db.commit
+            if wt:
+                def put(k, v):
+                    setitem(k, v)
+                    commit()
+            else:
+                put = setitem
+
+            def batch(items):
+                db.update(items)
+
+            def flush():
+                commit()
+        get = db.__getitem__
+        self.get, self.set, self.batch, self.flush = get, put, batch, flush
+        self.aget = lambda k: run(None, get, k)
+        self.aset = lambda k, v: run(None, put, k, v)
+        self.abatch = lambda items: run(None, batch, items)
+        self.aflush = lambda: run(None, flush)
+
+    def get_loop(self, keys):
+        db = self.db
+        for k in keys:
+            db[k]
+
+    async def close(self):
+        self.db.close()
+        self.db = None
+
+    def fill(self, keys, v):
+        if self.which == "diskcache":
+            for i in range(0, len(keys), 10_000):
+                with self.db.transact():
+                    for k in keys[i:i + 10_000]:
+                        self.db[k] = v
+        else:
+            self.db.update((k, v) for k in keys)
+            self.db.commit()
+
+    def read_one(self, k):
+        return self.db[k]
+
+    def version(self):
+        return _dist_version(self.which)
+
+
+ASYNC_ADAPTERS = {"ours": AsyncDictSQLiteAdapter, "rust": AsyncDictSQLiteAdapter,
+                  "aiosqlite": AiosqliteAdapter, "executor/diskcache": ExecutorAdapter,
+                  "executor/sqlitedict": ExecutorAdapter}
+
+
+def import_uvloop(path):
+    """uvloop from this interpreter, else from the END of sys.path (.peers/py's
+    site-packages, same Python major.minor), as the paired msgpack floor does; the
+    path comes off again at once."""
+    added = bool(path) and path not in sys.path
+    if added:
+        sys.path.append(path)
+    try:
+        import uvloop
+        return uvloop
+    finally:
+        if added:
+            sys.path.remove(path)
+
+
+async def ticker(state, period=0.005):
+    """Sleeps `period` in a loop; records the worst lateness of its wake-ups (the time
+    between when it should have woken and when it ran) while state["measure"]."""
+    import asyncio
+    while not state["stop"]:
+        t = perf()
+        await asyncio.sleep(period)
+        late = perf() - (t + period)
+        state["ticks"] += 1
+        key = "max" if state["measure"] else "idle_max"
+        if late > state[key]:
+            state[key] = late
+
 
 def run_async(spec):
     import asyncio
-    import dictsqlite
-    n = spec["n"]
+    lib = spec["lib"]
+    rows = spec.get("rows") or ASYNC_ROWS
     repeats = spec["repeats"]
+    budget = spec.get("budget", 0.5)
+    # every cold phase reads the same n_cold_read keys (a fixed count, not a time budget:
+    # a phase that read more keys would find more of SQLite's pages already in its cache)
+    cold_budget = spec.get("cold_budget", 30.0)
+    n_cold_read = spec.get("n_cold_read", 10_000)
+    conc = spec.get("conc", 64)
+    n_cold = spec.get("n_cold", 100_000)
+    n_hot = spec.get("n_hot", 20_000)
     batch = spec.get("batch", 1000)
+    n_batches = spec.get("batches", 10)
+    tick_n = spec.get("tick_n", 200_000)
     workdir = spec["dir"]
     os.makedirs(workdir, exist_ok=True)
-    v1, v2 = VALUE_KINDS[spec["value_kind"]]()
-    rec = Recorder()
-    keys = make_keys(n)
+    v1, v2 = VALUE_KINDS[spec.get("value_kind", "small")]()
     rnd = random.Random(spec.get("seed", 42))
+    rec = Recorder()
+    ad = ASYNC_ADAPTERS[lib](spec)
+    info = {"version": ad.version(), "notes": list(ad.notes), "conc": conc, "n_cold": n_cold,
+            "n_cold_read": n_cold_read,
+            "n_hot": n_hot, "tick_n": tick_n, "module_file": getattr(ad.mod, "__file__", None)}
+    tag = lib.replace("/", "_")
 
-    async def body(db):
-        aset, aget = db.aset, db.aget
-        for ch in chunked(keys[:1000]):
-            for k in ch:
-                await aset(k, v1)
-        gc.collect()
-        gc.disable()
-        t0 = perf()
-        for k in keys:
-            await aset(k, v1)
-        t1 = perf()
-        gc.enable()
-        rec.add("aset", n, t1 - t0)
+    def path_of(name):
+        p = os.path.join(workdir, f"async-{tag}-{name}")
+        return p
+
+    def order(rep, phases):
+        """The phases of a row, rotated by the repeat number."""
+        i = rep % len(phases)
+        return phases[i:] + phases[:i]
+
+    async def row_hot(rep):
+        path = path_of(f"hot-{rep}")
+        rm_path(path)
+        keys = make_keys(n_hot)
         shuffled = keys[:]
         rnd.shuffle(shuffled)
-        for k in shuffled[:1000]:
-            await aget(k)
-        gc.collect()
-        gc.disable()
-        t0 = perf()
-        for k in shuffled:
-            await aget(k)
+        await ad.open(path, "lazy")
+        try:
+            ad.fill(keys, v1)
+            await ad.aget_loop(shuffled[:CHUNK])  # warm-up, both idioms
+            ad.get_loop(shuffled)
+            for phase in order(rep, ["a", "s"]):
+                if phase == "a":
+                    rec.add("aget_hot", *(await atimed_chunks(ad.aget_loop, shuffled, budget)))
+                else:
+                    rec.add("get_hot_sync", *timed_chunks(ad.get_loop, shuffled, budget))
+            got = await ad.aget(shuffled[0])
+            if got != v1:
+                rec.errors.setdefault("verify_hot", f"aget({shuffled[0]!r}) = {str(got)[:60]!r}")
+        finally:
+            await ad.close()
+            rm_path(path)
+
+    cold_path = path_of("cold")
+    cold_keys = make_keys(n_cold)
+    cold_shuffled = cold_keys[:]
+    rnd.shuffle(cold_shuffled)
+    cold_shuffled = cold_shuffled[:n_cold_read]
+
+    async def prepare_cold():
+        rm_path(cold_path)
+        await ad.open(cold_path, "lazy")
+        try:
+            ad.fill(cold_keys, v1)
+        finally:
+            await ad.close()
+        # one untimed pass over the file, so that the OS page cache is as warm for the
+        # first timed phase as for the later ones: "cold" is the library's cold tier
+        await ad.open(cold_path, "lazy")
+        try:
+            ad.get_loop(cold_keys)
+        finally:
+            await ad.close()
+
+    async def row_cold(rep):
+        for phase in order(rep, ["a", "s", "g"]):
+            await ad.open(cold_path, "lazy")
+            try:
+                if phase == "a":
+                    rec.add("aget_cold", *(await atimed_chunks(ad.aget_loop, cold_shuffled,
+                                                               cold_budget)), n_cold_read)
+                elif phase == "s":
+                    rec.add("get_cold_sync", *timed_chunks(ad.get_loop, cold_shuffled,
+                                                           cold_budget), n_cold_read)
+                else:
+                    rec.add("aget_cold_gather", *(await atimed_chunks(
+                        lambda c: ad.aget_gather(c, conc), cold_shuffled, cold_budget)),
+                            n_cold_read)
+                if phase == "a":
+                    got = await ad.aget(cold_shuffled[-1])
+                    if got != v1:
+                        rec.errors.setdefault("verify_cold",
+                                              f"aget({cold_shuffled[-1]!r}) = {str(got)[:60]!r}")
+            finally:
+                await ad.close()
+
+    async def row_wt(rep):
+        path = path_of(f"wt-{rep}")
+        rm_path(path)
+        await ad.open(path, "writethrough")
+        try:
+            warm = make_keys(100, prefix="warm")
+            await ad.aset_loop(warm, v1)
+            ad.set_loop(warm, v1)
+            for phase in order(rep, ["a", "s", "c"]):
+                if phase == "a":
+                    keys = make_keys(n_cold, prefix=f"a{rep}_")
+                    rec.add("aset_wt", *(await atimed_chunks(lambda c: ad.aset_loop(c, v1),
+                                                             keys, budget)))
+                elif phase == "s":
+                    keys = make_keys(n_cold, prefix=f"s{rep}_")
+                    rec.add("set_wt_sync", *timed_chunks(lambda c: ad.set_loop(c, v1),
+                                                         keys, budget))
+                else:
+                    per = max(1, n_cold // conc)
+                    slices = [make_keys(per, prefix=f"c{rep}_{w:02d}_") for w in range(conc)]
+                    gc.collect()
+                    gc.disable()
+                    t0 = perf()
+                    try:
+                        counts = await asyncio.gather(*[ad.writer(s, v1, t0 + budget)
+                                                        for s in slices])
+                    finally:
+                        t1 = perf()
+                        gc.enable()
+                    rec.add(f"aset_wt_{conc}writers", sum(counts), t1 - t0)
+                    k = slices[conc - 1][max(0, counts[-1] - 1)]
+                    if ad.read_one(k) != v1:
+                        rec.errors.setdefault("verify_wt", f"{k!r} not read back")
+        finally:
+            await ad.close()
+            rm_path(path)
+
+    async def row_batch(rep):
+        path = path_of(f"batch-{rep}")
+        rm_path(path)
+        await ad.open(path, "lazy")
+        try:
+            await ad.abatch([(k, v1) for k in make_keys(batch, prefix="warm")])
+            ad.batch([(k, v1) for k in make_keys(batch, prefix="warms")])
+            tots = {"a": [0, 0.0], "s": [0, 0.0]}
+            for i in range(n_batches):
+                for phase in order(rep + i, ["a", "s"]):
+                    items = [(k, v2) for k in make_keys(batch, prefix=f"b{phase}{i:03d}_")]
+                    if phase == "a":
+                        _, s = await atimed_call(lambda: ad.abatch(items))
+                    else:
+                        _, s = timed_call(lambda: ad.batch(items))
+                    tots[phase][0] += len(items)
+                    tots[phase][1] += s
+            rec.add("abatch_set_1k", *tots["a"])
+            rec.add("batch_set_1k_sync", *tots["s"])
+            await ad.aflush()
+            k = f"ba{n_batches - 1:03d}_{batch - 1:08d}"
+            if ad.read_one(k) != v2:
+                rec.errors.setdefault("verify_batch", f"{k!r} not read back")
+        finally:
+            await ad.close()
+            rm_path(path)
+
+    async def row_lateness(rep):
+        path = path_of(f"tick-{rep}")
+        rm_path(path)
+        await ad.open(path, "lazy")
+        items = [(k, v1) for k in make_keys(tick_n, prefix="t")]
+        state = {"stop": False, "measure": False, "ticks": 0, "max": 0.0, "idle_max": 0.0}
+        try:
+            gc.collect()
+            task = asyncio.ensure_future(ticker(state))
+            await asyncio.sleep(0.1)  # the idle loop's own lateness, for comparison
+            state["measure"] = True
+            t0 = perf()
+            await ad.abatch(items)
+            await ad.aflush()
+            t1 = perf()
+            state["measure"] = False
+            await asyncio.sleep(0.02)
+            state["stop"] = True
+            await task
+            rec.add(f"abatch_set_flush_{tick_n}", tick_n, t1 - t0)
+            rec.add("loop_lateness_max", 1, state["max"])
+            rec.add("loop_lateness_idle", 1, state["idle_max"])
+            k = items[-1][0]
+            if ad.read_one(k) != v1:
+                rec.errors.setdefault("verify_lateness", f"{k!r} not read back")
+        finally:
+            await ad.close()
+            rm_path(path)
+
+    async def main():
+        rowfns = {"hot": row_hot, "cold": row_cold, "wt": row_wt, "batch": row_batch,
+                  "lateness": row_lateness}
+        if "cold" in rows:
+            try:
+                await prepare_cold()
+            except Exception as e:
+                rec.error("cold", e)
+        for rep in range(repeats):
+            for row in rows:
+                if row == "cold" and "cold" in rec.errors:
+                    continue
+                try:
+                    await rowfns[row](rep)
+                except Exception as e:  # one failing row must not hide the others
+                    rec.error(row, e)
+        rm_path(cold_path)
+
+    uvloop = None
+    if spec.get("uvloop"):
+        uvloop = import_uvloop(spec.get("uvloop_path"))
+    loop = uvloop.new_event_loop() if uvloop else asyncio.new_event_loop()
+    info["loop"] = f"uvloop {uvloop.__version__}" if uvloop else f"asyncio {type(loop).__name__}"
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main())
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        asyncio.set_event_loop(None)
+        loop.close()
+    return {"info": info, "ops": rec.ops, "errors": rec.errors, "capped": rec.capped}
+
+
+async def atimed_call(afn):
+    gc.collect()
+    gc.disable()
+    t0 = perf()
+    try:
+        r = await afn()
+    finally:
         t1 = perf()
         gc.enable()
-        rec.add("aget_hot", n, t1 - t0)
-        tot = 0
-        tsec = 0.0
-        for i in range(min(10, max(1, n // batch))):
-            items = [(k, v2) for k in shuffled[i * batch:(i + 1) * batch]]
-            gc.collect()
-            t0 = perf()
-            await db.abatch_set(items)
-            tsec += perf() - t0
-            tot += len(items)
-        rec.add("abatch_set_1k", tot, tsec)
-
-    for rep in range(repeats):
-        path = os.path.join(workdir, f"async-{spec['lib']}-{spec['mode']}-{rep}")
-        rm_path(path)
-        db = dictsqlite.AsyncDictSQLite(":memory:" if spec["mode"] == "memory" else path,
-                                        persist_mode=spec["mode"],
-                                        storage_mode=spec.get("storage", "pickle"))
-        try:
-            asyncio.run(body(db))
-        except Exception as e:
-            rec.error("async", e)
-        finally:
-            try:
-                db.close()
-            except Exception as e:
-                rec.error("close", e)
-        del db
-        gc.collect()
-        rm_path(path)
-    return {"info": {"version": _dist_version("dictsqlite")}, "ops": rec.ops,
-            "errors": rec.errors, "capped": rec.capped}
+    return r, t1 - t0
 
 
 KINDS = {"probe": run_probe, "floors": run_floors, "cell": run_cell, "bulk": run_bulk,

@@ -113,3 +113,98 @@ def test_growth_verdicts_quote_the_change_of_both_dict_references(quick, report)
     for v in growth:
         assert "; for comparison dict+pickle: " in v["detail"], v["detail"]
         assert "; for comparison dict: " in v["detail"], v["detail"]
+
+
+# ------------------------------------------------------------------ async rows
+
+try:
+    import dictsqlite as _ours
+    HAS_ASYNC = hasattr(_ours, "AsyncDictSQLite")
+except ImportError:
+    HAS_ASYNC = False
+NO_ASYNC_REASON = "our AsyncDictSQLite is not on this branch yet (issue 12): the async rows skip ours"
+ASYNC_OPS = ("aget_hot", "get_hot_sync", "aget_cold", "get_cold_sync", "aget_cold_gather",
+             "aset_wt", "set_wt_sync", "aset_wt_64writers", "abatch_set_1k",
+             "batch_set_1k_sync", "abatch_set_flush_5000", "loop_lateness_max",
+             "loop_lateness_idle")
+
+
+def _check_async_row(aid, row):
+    assert row["ok"], (aid, row.get("error"), row.get("stderr"))
+    assert row["errors"] == {}, (aid, row["errors"])
+    for op in ASYNC_OPS:
+        assert row["ops"][op]["per_op_s"] > 0, (aid, op)
+
+
+@pytest.mark.xfail(not HAS_ASYNC, strict=True, reason=NO_ASYNC_REASON)
+def test_quick_mode_runs_our_async_rows_by_default(quick):
+    out, res = quick
+    a = res["async"]
+    assert a["enabled"], res["notes"]
+    _check_async_row("ours", a["rows"]["ours"])
+    measured = [v for v in a["verdicts"] if v["kind"] != "peer"]
+    assert len(measured) == 7 and all(v["met"] is not None for v in measured), measured
+    assert "## Async" in (out / "RESULTS.md").read_text()
+
+
+def test_async_only_runs_the_async_rows_of_every_available_library(tmp_path, report):
+    """--async-only --async-rows: ours when it has AsyncDictSQLite, and each peer whose
+    venv exists (CI may have none: then each says why it was skipped)."""
+    r = subprocess.run([sys.executable, str(RUN), "--quick", "--async-only", "--async-rows",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["cells"] == {} and res["growth"] == {} and res["bulk"] == {}
+    a = res["async"]
+    assert a["enabled"] and a["config"]["tick_n"] == 5000
+    assert set(a["rows"]) == {"ours", "rust", "aiosqlite", "executor/diskcache",
+                              "executor/sqlitedict"}
+    for aid, row in a["rows"].items():
+        if row.get("skipped"):
+            assert row["error"], aid
+            assert aid != "ours" or not HAS_ASYNC, row
+        else:
+            _check_async_row(aid, row)
+    assert a["rows"]["ours"]["ok"] == HAS_ASYNC
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "## Async" in md and "### Verdicts (issue 12 item 8)" in md
+    assert "## Matrix" not in md and "## Verdicts: DESIGN.md" not in md
+    assert a["verdicts"] == report.async_verdicts(a)
+
+
+def _row(**per_op):
+    """A worker result with these per-op times (one sample each)."""
+    return {"ok": True, "ops": {op: {"per_op_s": s, "max_s": s, "min_s": s, "spread": 0.0,
+                                     "samples": 1, "count": 1} for op, s in per_op.items()},
+            "errors": {}, "capped": {}, "info": {}}
+
+
+def test_async_verdicts_from_known_figures(report):
+    us = 1e-6
+    ours = _row(aget_hot=1.4 * us, get_hot_sync=1.0 * us,       # 1.4  <= 1.5: met
+                aget_cold=2.62 * us, get_cold_sync=2.0 * us,    # 1.31 <= 1.3: not met
+                aget_cold_gather=1.0 * us,                      # 2.62x >= 1.5: met
+                aset_wt=11.9 * us, set_wt_sync=10 * us,         # 1.19 <= 1.2: met
+                aset_wt_64writers=1.25 * us,                    # 9.52x >= 10: not met
+                abatch_set_1k=0.5 * us, batch_set_1k_sync=0.5 * us,
+                abatch_set_flush_200000=0.4 * us,
+                loop_lateness_max=0.004, loop_lateness_idle=0.001)
+    # the bar is on the worst lateness of every repeat, not on their median
+    ours["ops"]["loop_lateness_max"]["max_s"] = 0.0125
+    a = {"enabled": True, "config": {"conc": 64, "tick_n": 200_000},
+         "rows": {"ours": ours, "rust": _row(aget_hot=4.3 * us, aset_wt=35 * us),
+                  "aiosqlite": {"ok": False, "skipped": True, "error": "not installed"}}}
+    vs = report.async_verdicts(a)
+    ratios = [v for v in vs if v["kind"] == "sync ratio"]
+    assert [v["met"] for v in ratios] == [True, False, True, True, False, True]
+    assert [round(v["ratio"], 3) for v in ratios] == [1.4, 1.31, 2.62, 1.19, 9.52, 1.0]
+    late = next(v for v in vs if v["kind"] == "lateness")
+    assert late["measured_s"] == 0.0125 and late["met"] is False
+    peer = {(v["op"], v["peer"]): v for v in vs if v["kind"] == "peer"}
+    assert peer[("aget_hot", "rust")]["met"] is True              # 4.3/1.4 = 3.07
+    assert peer[("aset_wt", "rust")]["met"] is False              # 35/11.9 = 2.94
+    assert peer[("aget_cold", "rust")]["met"] is None             # rust did not time it
+    assert peer[("aget_hot", "aiosqlite")]["met"] is None         # skipped
+    md = "\n".join(report.async_markdown(dict(a, verdicts=vs)))
+    assert "| `await aget` cold ≤ 1.3× sync cold get | 1.310× (bar ≤ 1.3×) | **not met** |" in md
+    assert "3.071× **met**" in md and "2.941× **not met**" in md
