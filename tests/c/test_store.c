@@ -1765,8 +1765,10 @@ static void test_batch_disk_full(void)
     CHECK_EQ_INT(st, DS_IO);
     CHECK(err.sqlite_code != 0);
     CHECK(strstr(err.msg, path) != NULL);
-    /* No sys_errno check: SQLite records the OS error of a failed commit
-     * only on some paths (sqlite3_system_errno is best effort). */
+    /* SQLite records the OS error of a failed commit only on some paths
+     * (sqlite3_system_errno is best effort); the store then fills in the
+     * errno the result code stands for, so there is always one. */
+    CHECK(err.sys_errno != 0);
     printf("     disk-full error: %s (sqlite_code %d, sys_errno %d)\n", err.msg,
            err.sqlite_code, err.sys_errno);
     check_nothing_landed(s, path);
