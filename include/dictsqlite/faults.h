@@ -13,7 +13,7 @@
 typedef enum ds_fault_kind {
     DS_FAULT_STEP,    /* sqlite3_step fails with SQLITE_IOERR */
     DS_FAULT_PREPARE, /* sqlite3_prepare_v2/v3 fail with SQLITE_NOMEM */
-    DS_FAULT_EVP,     /* an OpenSSL EVP call fails (returns 0 / NULL) */
+    DS_FAULT_EVP,     /* an OpenSSL EVP or RAND_bytes call fails (0 / NULL) */
     DS_FAULT_NKINDS
 } ds_fault_kind;
 
@@ -43,6 +43,17 @@ long ds_fault_count(ds_fault_kind kind);
 #define EVP_DecryptUpdate(...) (DS_EVP_FAULT ? 0 : EVP_DecryptUpdate(__VA_ARGS__))
 #define EVP_DecryptFinal_ex(...) (DS_EVP_FAULT ? 0 : EVP_DecryptFinal_ex(__VA_ARGS__))
 #define EVP_CIPHER_CTX_new() (DS_EVP_FAULT ? NULL : EVP_CIPHER_CTX_new())
+/* The GCM nonce length and tag, and the cipher fetch at open: the other
+ * EVP calls the encryption path makes, so a sweep reaches their error paths
+ * too. */
+#define EVP_CIPHER_CTX_ctrl(...) (DS_EVP_FAULT ? 0 : EVP_CIPHER_CTX_ctrl(__VA_ARGS__))
+#define EVP_CIPHER_fetch(...) (DS_EVP_FAULT ? NULL : EVP_CIPHER_fetch(__VA_ARGS__))
+#endif
+
+/* RAND_bytes (salt and nonces) counts as an EVP call: the one other OpenSSL
+ * call made per sealed value. */
+#ifdef OPENSSL_RAND_H
+#define RAND_bytes(...) (ds_fault_hit(DS_FAULT_EVP) ? 0 : RAND_bytes(__VA_ARGS__))
 #endif
 #endif /* DS_FAULTS */
 

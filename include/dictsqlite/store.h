@@ -99,7 +99,17 @@ typedef struct ds_store_item {
  * Errors: DS_IO with the path and SQLite's message (unwritable directory,
  * not a database, ...); DS_CORRUPT if the file holds a newer format version or
  * is a Rust-dictsqlite file (table kv_store without kv), with a message saying
- * so. */
+ * so.
+ *
+ * Every function below reports failures the same way: DS_BUSY when another
+ * connection held the lock past the busy timeout (sys_errno EBUSY) or lost a
+ * WAL lock race (SQLITE_PROTOCOL, EAGAIN); DS_READONLY (EROFS) for a file
+ * that cannot be written; DS_IO with a non-zero sys_errno for everything
+ * else that failed on the file, a damaged page and a commit to a file that
+ * was deleted or replaced while open (ENOENT, rolled back) included;
+ * DS_INVALID only for a bad argument or a row over SQLite's length limit
+ * (SQLITE_TOOBIG). Walks (list_ns, scan) skip tbl/key values stored as
+ * another type than TEXT, so they always end. */
 ds_status ds_store_open(const char *path, const ds_store_options *opt,
                         ds_store **out, ds_error *err);
 
@@ -110,6 +120,12 @@ const char *ds_store_path(const ds_store *s);
 /* The file's absolute name where known (else the path as given): what a
  * second connection to the same file opens. */
 const char *ds_store_file_name(const ds_store *s);
+
+/* 1 if the connection cannot write the file (opened with read_only, or a
+ * file or directory the process may not write), else 0 (also for NULL). For
+ * the engine to refuse writes up front with DS_READONLY instead of buffering
+ * rows that could never commit. */
+int ds_store_is_readonly(const ds_store *s);
 
 /* The longest value a row can hold (SQLite's length limit less room for
  * the rest of the row). */

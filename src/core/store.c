@@ -186,11 +186,19 @@ static const char empty[1] = "";
  * a failed commit is always an OSError in Python. */
 static ds_status status_of(int rc)
 {
+    /* SQLite's own check that the file was unlinked while open (rollback
+     * journal mode): the same failure as check_identity's, so DS_IO with
+     * ENOENT (fallback_errno), not "read-only". */
+    if (rc == SQLITE_READONLY_DBMOVED)
+        return DS_IO;
     switch (rc & 0xff) {
     case SQLITE_NOMEM: return DS_NOMEM;
     case SQLITE_TOOBIG: return DS_INVALID;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return DS_BUSY;
+    case SQLITE_LOCKED:
+    /* A lost race on the WAL locks after SQLite's own retries: the same
+     * "try again later" as a busy lock (EAGAIN, fallback_errno). */
+    case SQLITE_PROTOCOL: return DS_BUSY;
     case SQLITE_READONLY: return DS_READONLY;
     default: return DS_IO;
     }
@@ -198,12 +206,16 @@ static ds_status status_of(int rc)
 
 /* The errno an error of this class carries when SQLite gives none: every
  * DS_IO/DS_BUSY/DS_READONLY error has one. */
-static int fallback_errno(int prim)
+static int fallback_errno(int rc)
 {
-    switch (prim) {
+    if (rc == SQLITE_READONLY_DBMOVED)
+        return ENOENT;
+    switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return EBUSY;
+    case SQLITE_PROTOCOL: return EAGAIN;
     case SQLITE_READONLY: return EROFS;
+    case SQLITE_INTERRUPT: return EINTR;
     case SQLITE_FULL: return ENOSPC;
     case SQLITE_CANTOPEN: return ENOENT;
     case SQLITE_PERM:
@@ -218,10 +230,14 @@ static int fallback_errno(int prim)
 
 /* SQLite retries a read-write open that failed as read-only, so for a new
  * file in a directory we may not write to it reports the retry's ENOENT.
- * Ask the file system which of the two it really is. */
+ * Ask the file system which of the two it really is. With no OS error from
+ * SQLite at all (a directory given as the path, say), the file system
+ * answers alone; 0 leaves the choice to fallback_errno. */
 static int diagnose_cantopen(const char *path, int sys)
 {
     struct stat sb;
+    if (sys == 0 && stat(path, &sb) == 0)
+        return S_ISDIR(sb.st_mode) ? EISDIR : access(path, R_OK) != 0 ? errno : 0;
     if (sys != ENOENT || stat(path, &sb) == 0)
         return sys;
     char *copy = strdup(path);
@@ -252,6 +268,11 @@ static ds_status sql_fail(ds_store *s, int rc, ds_error *err, const char *what)
     if (s->db && (prim == SQLITE_CANTOPEN || prim == SQLITE_IOERR ||
                   prim == SQLITE_FULL))
         sys = sqlite3_system_errno(s->db);
+    /* SQLite reports any short write as FULL: RLIMIT_FSIZE (EFBIG) and
+     * quotas (EDQUOT) keep their own errno, anything else it happened to
+     * record last is not this error's (ENOSPC from fallback_errno). */
+    if (prim == SQLITE_FULL && sys != EFBIG && sys != EDQUOT)
+        sys = 0;
     if (prim == SQLITE_CANTOPEN)
         sys = diagnose_cantopen(s->path, sys);
     if (sys)
@@ -260,27 +281,53 @@ static ds_status sql_fail(ds_store *s, int rc, ds_error *err, const char *what)
     else
         ds_error_set(err, st, "%s %s: %s", what, s->path, msg);
     err->sqlite_code = rc;
-    err->sys_errno = sys || st == DS_NOMEM || st == DS_INVALID ? sys : fallback_errno(prim);
+    err->sys_errno = sys || st == DS_NOMEM || st == DS_INVALID ? sys : fallback_errno(rc);
     return st;
 }
 
-/* A failure that did not come from SQLite. */
-static ds_status fail_plain(ds_error *err, ds_status st, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+#define DS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define DS_PRINTF(f, a)
 #endif
-    ;
-static ds_status fail_plain(ds_error *err, ds_status st, const char *fmt, ...)
+
+/* A failure that did not come from SQLite, with the errno it carries (0 for
+ * DS_INVALID/DS_NOMEM/DS_CORRUPT; a DS_IO/DS_BUSY/DS_READONLY always has
+ * one, see fallback_errno). */
+static ds_status vfail(ds_error *err, ds_status st, int sys, const char *fmt, va_list ap)
+    DS_PRINTF(4, 0);
+static ds_status vfail(ds_error *err, ds_status st, int sys, const char *fmt, va_list ap)
 {
     if (err) {
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
         err->status = st;
         err->sqlite_code = 0;
-        err->sys_errno = 0;
+        err->sys_errno = sys;
     }
+    return st;
+}
+
+/* A failure that did not come from SQLite and involves no OS call. */
+static ds_status fail_plain(ds_error *err, ds_status st, const char *fmt, ...)
+    DS_PRINTF(3, 4);
+static ds_status fail_plain(ds_error *err, ds_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, st, 0, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* A failure of a system call of our own (stat, ...): its errno, never 0. */
+static ds_status fail_sys(ds_error *err, ds_status st, int sys, const char *fmt, ...)
+    DS_PRINTF(4, 5);
+static ds_status fail_sys(ds_error *err, ds_status st, int sys, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, st, sys ? sys : EIO, fmt, ap);
+    va_end(ap);
     return st;
 }
 
@@ -504,11 +551,7 @@ static ds_status read_only_uri(ds_store *s, char **out, ds_error *err)
     struct stat sb;
     if (stat(s->path, &sb) != 0) {
         int e = errno;
-        ds_status st = fail_plain(err, DS_IO, "cannot open %s read-only: %s", s->path,
-                                  strerror(e));
-        if (err)
-            err->sys_errno = e;
-        return st;
+        return fail_sys(err, DS_IO, e, "cannot open %s read-only: %s", s->path, strerror(e));
     }
     size_t n = strlen(s->path);
     char *side = malloc(n + 5);
@@ -658,6 +701,13 @@ const char *ds_store_file_name(const ds_store *s)
     return s->identity_path ? s->identity_path : s->path;
 }
 
+int ds_store_is_readonly(const ds_store *s)
+{
+    /* sqlite3_db_readonly answers -1 for a schema name it does not know,
+     * which "main" always is: only 1 means read-only. */
+    return s && s->db && sqlite3_db_readonly(s->db, "main") == 1;
+}
+
 /* Provisional (the store helper replaces it): SQLite's length limit less
  * room for the row's other columns. */
 size_t ds_store_max_value_len(const ds_store *s)
@@ -788,11 +838,8 @@ static ds_status check_identity(ds_store *s, ds_error *err)
     int e = stat(s->identity_path, &sb) != 0 ? errno : 0;
     if (!e && sb.st_dev == s->dev && sb.st_ino == s->ino)
         return DS_OK;
-    ds_status st = fail_plain(err, DS_IO, "%s was deleted or replaced while open; "
-                              "nothing was written", s->path);
-    if (err)
-        err->sys_errno = e && e != ENOENT ? e : ENOENT;
-    return st;
+    return fail_sys(err, DS_IO, e ? e : ENOENT,
+                    "%s was deleted or replaced while open; nothing was written", s->path);
 }
 
 /* Commits when r is DS_OK, else (or if the commit fails) rolls back.
@@ -1173,15 +1220,21 @@ ds_status ds_store_meta_set(ds_store *s, const char *name, const void *value,
         return fail_plain(err, DS_INVALID, "ds_store_meta_set: bad argument");
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st = s->st[ST_META_SET];
-    ds_status r = DS_OK;
-    int rc = bind_text(st, 1, name, strlen(name));
-    if (rc == SQLITE_OK)
-        rc = bind_blob(st, 2, value, vlen);
-    if (rc == SQLITE_OK)
-        rc = step_done(st);
-    if (rc != SQLITE_OK)
-        r = sql_fail(s, rc, err, "cannot write to");
-    done(st);
+    /* In a transaction of its own, so that it gets the same check against a
+     * deleted or replaced file as every other write (txn_end): the salt and
+     * key check of an encrypted file must not go to an unlinked inode. */
+    ds_status r = txn_begin(s, err);
+    if (r == DS_OK) {
+        int rc = bind_text(st, 1, name, strlen(name));
+        if (rc == SQLITE_OK)
+            rc = bind_blob(st, 2, value, vlen);
+        if (rc == SQLITE_OK)
+            rc = step_done(st);
+        if (rc != SQLITE_OK)
+            r = sql_fail(s, rc, err, "cannot write to");
+        done(st);
+        r = txn_end(s, r, err);
+    }
     pthread_mutex_unlock(&s->lock);
     return r;
 }

@@ -111,7 +111,12 @@ void dsv4_raise(DictSQLiteV4Object *self, ds_status st, const ds_error *err)
     int code = err ? err->sys_errno : 0;
     switch (st) {
     case DS_NOMEM:
-        PyErr_NoMemory();
+        /* The core's message names the path and what ran out (a failed
+         * prepare at open, say); PyErr_NoMemory() alone says nothing. */
+        if (err && err->msg[0])
+            PyErr_SetString(PyExc_MemoryError, err->msg);
+        else
+            PyErr_NoMemory();
         return;
     case DS_INVALID:
         PyErr_SetString(PyExc_ValueError, msg);

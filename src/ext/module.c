@@ -118,6 +118,9 @@ static PyObject *inject_fault(PyObject *mod, PyObject *args)
     ds_fault_kind kind;
     if (!PyArg_ParseTuple(args, "Ol:_inject_fault", &name, &n) || fault_kind(name, &kind) < 0)
         return NULL;
+    if (n < 0)
+        return PyErr_Format(PyExc_ValueError,
+                            "_inject_fault: n must be >= 0 (0 disarms), not %ld", n);
     ds_fault_arm(kind, n);
     Py_RETURN_NONE;
 }

@@ -37,6 +37,28 @@ def _open_expr(marker):
     return f"open({marker!r}, 'w').close()"
 
 
+def _su(s):
+    """SHORT_BINUNICODE (protocol 4+)."""
+    b = s.encode()
+    return b"\x8c" + bytes([len(b)]) + b
+
+
+def _u(s):
+    """BINUNICODE (protocol 1+)."""
+    b = s.encode()
+    return b"X" + len(b).to_bytes(4, "little") + b
+
+
+def _glob(module, name):
+    """GLOBAL: module and name inline."""
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def _framed4(body):
+    """PROTO 4 and one FRAME holding body, as pickle.dumps writes it."""
+    return b"\x80\x04\x95" + len(body).to_bytes(8, "little") + body
+
+
 def payloads(marker_dir):
     """[(name, bytes, marker path)]: each payload creates its own marker."""
     out = []
@@ -86,6 +108,30 @@ def payloads(marker_dir):
     add("dotted_stack_global",
         b"\x80\x04\x95" + (0).to_bytes(8, "little") + b"\x8c\x02os\x8c\x0epath.os.system\x93"
         + b"\x8c" + bytes([len(cmd)]) + cmd + b"\x85R.")
+    # BUILD/__setstate__: the first BUILD puts os.system into an instance's
+    # __dict__ as __setstate__, the second calls it with the "state" (cmd)
+    cmd = _touch_cmd(m("build_setstate"))
+    add("build_setstate", b"\x80\x02" + _glob("types", "SimpleNamespace") + b")R}"
+        + _u("__setstate__") + _glob("os", "system") + b"sb" + _u(cmd) + b"b.")
+    # copyreg._reconstructor (on pickle's usual path for plain objects) with
+    # cls = base = subprocess.Popen calls Popen.__init__(obj, argv)
+    argv = b"](" + _u("touch") + _u(m("copyreg_reconstructor")) + b"e"
+    add("copyreg_reconstructor", b"\x80\x02" + _glob("copyreg", "_reconstructor")
+        + _glob("subprocess", "Popen") + _glob("subprocess", "Popen") + argv + b"\x87R.")
+    # STACK_GLOBAL fed from the memo, with a decoy ("int") pushed and popped
+    # in between: the names never sit next to the opcode
+    cmd = _touch_cmd(m("memo_stack_global"))
+    add("memo_stack_global", _framed4(_su("os") + b"\x94" + _su("int") + b"0"
+                                      + _su("system") + b"\x94" + b"00"
+                                      + b"h\x00h\x01\x93" + _su(cmd) + b"\x85R."))
+    # the "nt" route without Windows: ntpath imports os, so the dotted name
+    # ntpath / os.system reaches os.system on every platform
+    cmd = _touch_cmd(m("ntpath_dotted"))
+    add("ntpath_dotted", _framed4(_su("ntpath") + _su("os.system") + b"\x93" + _su(cmd)
+                                  + b"\x85R."))
+    # pickle.loads of an inner hostile pickle: a reduce whose argument is one
+    inner = pickle.dumps(Call(os.system, _touch_cmd(m("nested_pickle_loads"))), 2)
+    add("nested_pickle_loads", pickle.dumps(Call(pickle.loads, inner), 3))
     # nested inside containers
     add("nested_in_list",
         pickle.dumps([1, "a", Call(os.system, _touch_cmd(m("nested_in_list")))], 2))
