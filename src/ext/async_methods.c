@@ -57,18 +57,26 @@ static PyObject *submit(AsyncOpObject *op)
     return op ? ds_async_op_submit(op) : NULL;
 }
 
+/* The start of a point call: the database usable and the key converted.
+ * 0, or -1 with the exception (k then holds nothing). */
+static int start_key_call(DictSQLiteV4Object *db, uint32_t ns, PyObject *key, ds_key *k)
+{
+    if (DSV4_USABLE(db) < 0 || ds_key_from_object(key, ns, k) < 0)
+        return -1;
+    if (DS_UNLIKELY(db->closed)) { /* str() of the key ran Python code */
+        ds_key_release(k);
+        return dsv4_check_usable(db);
+    }
+    return 0;
+}
+
 PyObject *dsasync_aget(PyObject *self, PyObject *key)
 {
     DictSQLiteV4Object *db = DS_DB(self);
     uint32_t ns = DS_NS(self);
     ds_key k;
-    if (DSV4_USABLE(db) < 0 || ds_key_from_object(key, ns, &k) < 0)
+    if (start_key_call(db, ns, key, &k) < 0)
         return failed(db);
-    if (DS_UNLIKELY(db->closed)) { /* str() of the key ran Python code */
-        ds_key_release(&k);
-        dsv4_check_usable(db);
-        return failed(db);
-    }
     void *aux;
     ds_entry *x = NULL;
     if (ds_engine_peek_hot(db->engine, ns, k.utf8, (size_t)k.len, k.hash, &aux, &x)) {
@@ -94,13 +102,8 @@ PyObject *dsasync_acontains(PyObject *self, PyObject *key)
     DictSQLiteV4Object *db = DS_DB(self);
     uint32_t ns = DS_NS(self);
     ds_key k;
-    if (DSV4_USABLE(db) < 0 || ds_key_from_object(key, ns, &k) < 0)
+    if (start_key_call(db, ns, key, &k) < 0)
         return failed(db);
-    if (DS_UNLIKELY(db->closed)) {
-        ds_key_release(&k);
-        dsv4_check_usable(db);
-        return failed(db);
-    }
     ds_error err;
     ds_status st = ds_engine_contains(db->engine, ns, k.utf8, (size_t)k.len, k.hash, 0, &err);
     if (st == DS_NEED_IO)
@@ -164,13 +167,8 @@ PyObject *dsasync_adelete(PyObject *self, PyObject *key)
     DictSQLiteV4Object *db = DS_DB(self);
     uint32_t ns = DS_NS(self);
     ds_key k;
-    if (DSV4_USABLE(db) < 0 || ds_key_from_object(key, ns, &k) < 0)
+    if (start_key_call(db, ns, key, &k) < 0)
         return failed(db);
-    if (DS_UNLIKELY(db->closed)) {
-        ds_key_release(&k);
-        dsv4_check_usable(db);
-        return failed(db);
-    }
     if (!persist_commits(db)) {
         ds_error err;
         ds_status st = ds_engine_delete(db->engine, ns, k.utf8, (size_t)k.len, k.hash, 0,
