@@ -129,7 +129,8 @@ PyObject *dsasync_aset(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return failed(db);
     ds_encoded enc;
     ds_encoded_init(&enc);
-    if (ds_encode_value(db->state, db->storage, args[1], db->safe_policy, &enc) < 0 ||
+    if (ds_encode_value_of_key(db->state, db->storage, args[1], db->safe_policy, args[0],
+                               &enc) < 0 ||
         (db->closed && dsv4_check_usable(db) < 0)) { /* encoding ran Python code */
         ds_encoded_release(&enc);
         ds_key_release(&k);
@@ -308,8 +309,8 @@ int ds_async_encode_step(AsyncOpObject *op)
         ds_encoded_init(&enc);
         int rc = ds_key_from_object(PySequence_Fast_GET_ITEM(kv, 0), ns, &op->keys[i]);
         if (rc == 0)
-            rc = ds_encode_value(db->state, db->storage, PySequence_Fast_GET_ITEM(kv, 1),
-                                 db->safe_policy, &enc);
+            rc = ds_encode_value_of_key(db->state, db->storage, PySequence_Fast_GET_ITEM(kv, 1),
+                                        db->safe_policy, PySequence_Fast_GET_ITEM(kv, 0), &enc);
         Py_DECREF(kv);
         if (rc == 0) {
             op->offsets[i] = op->arena.len;

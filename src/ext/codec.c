@@ -244,6 +244,16 @@ static void ds_raise_from(PyObject *exc_type, const char *fmt, PyObject *arg)
     Py_XDECREF(tb);
 }
 
+int ds_encode_value_of_key(ds_module_state *st, ds_storage_mode mode, PyObject *value,
+                           PyObject *safe_policy, PyObject *key, ds_encoded *out)
+{
+    int rc = ds_encode_value(st, mode, value, safe_policy, out);
+    /* the safe-pickle check knows the global it refused, not the key */
+    if (rc < 0 && safe_policy && PyErr_ExceptionMatches(PyExc_ValueError))
+        ds_raise_from(PyExc_ValueError, "refused to store key %R", key);
+    return rc;
+}
+
 /* ---- decoder ------------------------------------------------------------- */
 
 /* Bytes are data: bytes that looked like a pickle when stored (the

@@ -52,6 +52,10 @@ void ds_encoded_move(ds_encoded *dst, ds_encoded *src);
 int ds_encode_value(ds_module_state *st, ds_storage_mode mode, PyObject *value,
                     PyObject *safe_policy, ds_encoded *out);
 
+/* ds_encode_value for the value of key: a safe-pickle refusal (ValueError)
+ * names the key as well as the global. */
+int ds_encode_value_of_key(ds_module_state *st, ds_storage_mode mode, PyObject *value,
+                           PyObject *safe_policy, PyObject *key, ds_encoded *out);
 /* New reference, or NULL with an exception set. Undecodable data raises
  * CorruptValueError naming key. */
 PyObject *ds_decode_value(ds_module_state *st, uint8_t codec, const char *data,

@@ -363,7 +363,8 @@ int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *val
     ds_encoded enc;
     ds_encoded_init(&enc);
     int rc = -1;
-    if (ds_encode_value(self->state, self->storage, value, self->safe_policy, &enc) == 0) {
+    if (ds_encode_value_of_key(self->state, self->storage, value, self->safe_policy, key,
+                               &enc) == 0) {
         ds_put_item item = put_item(&k, &enc);
         rc = apply_items(self, ns, &item, 1);
     }
@@ -428,8 +429,8 @@ int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs)
             goto done;
         }
         prepared = i + 1;
-        if (ds_encode_value(self->state, self->storage, value, self->safe_policy,
-                            &encs[i]) < 0) {
+        if (ds_encode_value_of_key(self->state, self->storage, value, self->safe_policy,
+                                   key, &encs[i]) < 0) {
             Py_DECREF(kv);
             goto done;
         }

@@ -267,11 +267,6 @@ def test_planted_pickles_are_refused_on_read_naming_the_key(tmp_path, allowed):
         assert repr(name) in res[1], f"{name}: the refusal does not name the key: {res[1]}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open defect (issue 11 defect 6): the write-time safe-pickle check raises "
-    "ValueError('forbidden global: posix.system') without the key, for "
-    "passthrough bytes and for objects alike (db['upload'] = os.system); the "
-    "check runs in the codec, which is not given the key"))
 def test_write_refusal_names_the_key(open_db, tmp_path):
     """Common rule: an error message names the key. The write-time check of a
     passthrough value says which key and which global it refused."""
@@ -282,3 +277,6 @@ def test_write_refusal_names_the_key(open_db, tmp_path):
         db["upload"] = payload
     assert "'upload'" in str(info.value)
     assert "upload" not in db
+    with pytest.raises(ValueError, match="'batch-key'.*posix.system"):
+        db.update({"ok": 1, "batch-key": payload})
+    assert "ok" not in db
