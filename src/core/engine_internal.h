@@ -128,28 +128,35 @@ static inline size_t plain_len_of(size_t sealed_len)
 
 /* ---- shared between the engine's files (each defined where named) ------ */
 
+/* These were static functions of one engine.c; hidden keeps them out of the
+ * extension's exported symbols, so their short names cannot clash with, or
+ * be interposed by, another library's, and calls skip the PLT as before. */
+#define DS_ENGINE_PRIVATE __attribute__((visibility("hidden")))
+
 /* engine.c: commit the write buffer; flush_lock held. */
-ds_status flush_locked(ds_engine *e, int have_write_lock, ds_error *err);
+DS_ENGINE_PRIVATE ds_status flush_locked(ds_engine *e, int have_write_lock, ds_error *err);
 
 /* namespaces.c: the key sets of namespaces that are no longer complete. */
-void ensure_keyset(ds_engine *e, uint32_t ns);
-void keyset_from_hot(ds_engine *e, uint32_t ns, ds_entry **evicted, size_t nev);
+DS_ENGINE_PRIVATE void ensure_keyset(ds_engine *e, uint32_t ns);
+DS_ENGINE_PRIVATE void keyset_from_hot(ds_engine *e, uint32_t ns, ds_entry **evicted,
+                                       size_t nev);
 
 /* flusher.c: the background flusher thread. */
-ds_status start_flusher(ds_engine *e);
-void stop_flusher(ds_engine *e);
-void maybe_kick_flusher(ds_engine *e, size_t puts);
+DS_ENGINE_PRIVATE ds_status start_flusher(ds_engine *e);
+DS_ENGINE_PRIVATE void stop_flusher(ds_engine *e);
+DS_ENGINE_PRIVATE void maybe_kick_flusher(ds_engine *e, size_t puts);
 
 /* engine_crypto.c: the encryption state set up at open, and value decryption. */
-ds_status check_encryption_state(ds_engine *e, const ds_engine_config *cfg,
-                                 ds_error *err);
-ds_status setup_crypto(ds_engine *e, const ds_engine_config *cfg, ds_error *err);
-ds_status locked_error(ds_engine *e, ds_error *err);
-ds_status open_value(ds_engine *e, const ds_ns *n, const char *key, size_t klen,
-                     const void *sealed, size_t vlen, unsigned char *plain,
-                     ds_error *err);
+DS_ENGINE_PRIVATE ds_status check_encryption_state(ds_engine *e, const ds_engine_config *cfg,
+                                                   ds_error *err);
+DS_ENGINE_PRIVATE ds_status setup_crypto(ds_engine *e, const ds_engine_config *cfg,
+                                         ds_error *err);
+DS_ENGINE_PRIVATE ds_status locked_error(ds_engine *e, ds_error *err);
+DS_ENGINE_PRIVATE ds_status open_value(ds_engine *e, const ds_ns *n, const char *key,
+                                       size_t klen, const void *sealed, size_t vlen,
+                                       unsigned char *plain, ds_error *err);
 
 /* engine_sync.c: account for a commit of our own (flush_lock held). */
-void note_own_commit(ds_engine *e);
+DS_ENGINE_PRIVATE void note_own_commit(ds_engine *e);
 
 #endif
