@@ -56,7 +56,7 @@ native = Extension(
     "dictsqlite._native",
     sources=sorted(glob("src/core/*.c")) + sorted(glob("src/ext/*.c")),
     include_dirs=["include", "src/ext"],
-    depends=glob("include/dictsqlite/*.h") + glob("src/ext/*.h"),
+    depends=glob("include/dictsqlite/*.h") + glob("src/core/*.h") + glob("src/ext/*.h"),
     extra_compile_args=compile_args,
     extra_link_args=link_args,
 )
