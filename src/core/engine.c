@@ -935,14 +935,14 @@ void ds_engine_write_group(ds_engine *e, ds_write_req *const *reqs, size_t n)
 {
     enum { STACK_GROUP = 64 };
     group_undo stack_undo[STACK_GROUP];
-    group_undo *undo = n <= STACK_GROUP ? stack_undo : calloc(n, sizeof(*undo));
+    group_undo *undo = n <= STACK_GROUP ? memset(stack_undo, 0, n * sizeof(*stack_undo))
+                                        : calloc(n, sizeof(*undo));
     if (!undo) {
         for (size_t i = 0; i < n; i++)
             reqs[i]->st = ds_error_set(&reqs[i]->err, DS_NOMEM,
                                        "out of memory committing %zu requests", n);
         return;
     }
-    memset(undo, 0, (n <= STACK_GROUP ? n : 0) * sizeof(*undo));
     int want_flush = 0;
     size_t applied = 0;
     for (size_t i = 0; i < n; i++) {

@@ -35,17 +35,12 @@ static PyObject *LoopQueue_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     return (PyObject *)self;
 }
 
-static AsyncOpObject *op_of(ds_job *job)
-{
-    return (AsyncOpObject *)((char *)job - offsetof(AsyncOpObject, job));
-}
-
 static void complete_all(ds_job *list)
 {
     while (list) {
         ds_job *job = list;
         list = job->next;
-        ds_async_op_complete(op_of(job));
+        ds_async_op_complete(ds_async_op_of(job));
     }
 }
 

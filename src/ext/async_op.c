@@ -58,7 +58,6 @@ static void release_inputs(AsyncOpObject *op)
 {
     ds_key_release(&op->k);
     ds_encoded_release(&op->enc);
-    ds_encoded_init(&op->enc);
     if (op->keys) {
         for (size_t i = 0; i < op->n; i++)
             ds_key_release(&op->keys[i]);
@@ -69,8 +68,7 @@ static void release_inputs(AsyncOpObject *op)
     op->items = NULL;
     PyMem_Free(op->offsets);
     op->offsets = NULL;
-    ds_buf_release(&op->arena);
-    ds_buf_init(&op->arena);
+    ds_buf_release(&op->arena); /* leaves it empty and reusable */
     Py_CLEAR(op->pairs);
 }
 
@@ -102,11 +100,6 @@ static PyObject *raise_status(AsyncOpObject *op)
     return NULL;
 }
 
-static PyObject *decoded(AsyncOpObject *op, ds_entry *x, PyObject *key)
-{
-    return dsv4_decode_entry(op->db, x, key);
-}
-
 /* The job's outcome as a Python value: a new reference, or NULL with the
  * exception set. */
 static PyObject *outcome(AsyncOpObject *op)
@@ -114,7 +107,7 @@ static PyObject *outcome(AsyncOpObject *op)
     ds_status st = op->job.st;
     switch (op->what) {
     case DS_ASYNC_GET:
-        return st == DS_OK ? decoded(op, op->job.out, op->key) : raise_status(op);
+        return st == DS_OK ? dsv4_decode_entry(op->db, op->job.out, op->key) : raise_status(op);
     case DS_ASYNC_CONTAINS:
         if (st == DS_OK || st == DS_NOTFOUND)
             return PyBool_FromLong(st == DS_OK);
@@ -124,7 +117,8 @@ static PyObject *outcome(AsyncOpObject *op)
             return raise_status(op);
         PyObject *list = PyList_New((Py_ssize_t)op->n);
         for (size_t i = 0; list && i < op->n; i++) {
-            PyObject *v = op->outs[i] ? decoded(op, op->outs[i], PyList_GET_ITEM(op->key, i))
+            PyObject *v = op->outs[i] ? dsv4_decode_entry(op->db, op->outs[i],
+                                                          PyList_GET_ITEM(op->key, i))
                                       : Py_NewRef(Py_None);
             if (!v)
                 Py_CLEAR(list);
@@ -188,8 +182,7 @@ void ds_async_op_complete(AsyncOpObject *op)
 
 static void job_done(ds_job *job)
 {
-    AsyncOpObject *op = (AsyncOpObject *)((char *)job - offsetof(AsyncOpObject, job));
-    ds_loop_queue_push(op->loop_queue, job);
+    ds_loop_queue_push(ds_async_op_of(job)->loop_queue, job);
 }
 
 static ds_job_kind job_kind(ds_async_what what)

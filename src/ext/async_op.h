@@ -15,6 +15,8 @@
 #ifndef DICTSQLITE_EXT_ASYNC_OP_H
 #define DICTSQLITE_EXT_ASYNC_OP_H
 
+#include <stddef.h>
+
 #include "buffer.h"
 #include "codec.h"
 #include "dictsqlite_v4.h"
@@ -57,6 +59,12 @@ typedef struct AsyncOpObject {
     PyObject *pairs;     /* ENCODING: the (key, value) pairs, a list or tuple */
     size_t next;         /* ENCODING: the next pair to encode */
 } AsyncOpObject;
+
+/* The op a pool job belongs to. */
+static inline AsyncOpObject *ds_async_op_of(ds_job *job)
+{
+    return (AsyncOpObject *)((char *)job - offsetof(AsyncOpObject, job));
+}
 
 /* A new op of db (not yet READY or WAITING). */
 AsyncOpObject *ds_async_op_new(DictSQLiteV4Object *db, ds_async_what what);
