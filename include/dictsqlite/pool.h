@@ -76,6 +76,13 @@ ds_status ds_pool_submit(ds_pool *p, ds_job *job, ds_error *err);
  * done is still called), 0 if it already runs or ran. */
 int ds_job_cancel(ds_job *job);
 
+/* Queue a write as a job of its own and block until it is done: for callers
+ * that may wait (a sync writer of the async class), so their writes join the
+ * writer's groups like the async ones. req's outcome (st, err) is filled;
+ * returns req->st, or the refusal of ds_pool_submit. Call it without the GIL
+ * and without any engine lock held. */
+ds_status ds_pool_write_wait(ds_pool *p, ds_write_req *req, ds_error *err);
+
 /* Refuse new jobs, run every queued one, stop and join the threads, close
  * the reader connections. Blocks: call it without the GIL, before closing
  * the engine. Idempotent. */

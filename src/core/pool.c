@@ -328,6 +328,50 @@ ds_status ds_pool_submit(ds_pool *p, ds_job *job, ds_error *err)
     return DS_OK;
 }
 
+/* The job of a caller waiting in ds_pool_write_wait: job first, so done can
+ * find the rest. */
+typedef struct sync_write {
+    ds_job job;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int finished;
+} sync_write;
+
+static void sync_write_done(ds_job *job)
+{
+    sync_write *w = (sync_write *)job;
+    pthread_mutex_lock(&w->lock);
+    w->finished = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+ds_status ds_pool_write_wait(ds_pool *p, ds_write_req *req, ds_error *err)
+{
+    sync_write w;
+    memset(&w, 0, sizeof(w));
+    w.job.kind = DS_JOB_WRITE;
+    w.job.write = *req;
+    w.job.done = sync_write_done;
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    ds_status st = ds_pool_submit(p, &w.job, err);
+    if (st == DS_OK) {
+        pthread_mutex_lock(&w.lock);
+        while (!w.finished)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+        /* A job nobody can cancel always ran: its request holds the outcome. */
+        *req = w.job.write;
+        st = req->st;
+        if (st != DS_OK)
+            *err = req->err;
+    }
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
+    return st;
+}
+
 void ds_pool_close(ds_pool *p)
 {
     if (!p)

@@ -234,15 +234,17 @@ PyObject *dsasync_abatch_get(PyObject *self, PyObject *keys)
     op->n = n;
     op->keys = PyMem_Calloc(n ? n : 1, sizeof(*op->keys));
     op->items = PyMem_Calloc(n ? n : 1, sizeof(*op->items));
-    op->outs = PyMem_Calloc(n ? n : 1, sizeof(*op->outs));
+    op->sent_at = PyMem_Calloc(n ? n : 1, sizeof(*op->sent_at));
     PyObject *result = PyList_New((Py_ssize_t)n);
-    if (!op->keys || !op->items || !op->outs || !result) {
+    if (!op->keys || !op->items || !op->sent_at || !result) {
         Py_XDECREF(result);
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         return ds_async_op_ready(op, NULL);
     }
-    int need_io = 0;
+    /* Every key the hot tier holds is answered here; only the others go to
+     * the pool, and their answers fill the holes of the same list. */
+    size_t nsent = 0;
     for (size_t i = 0; i < n; i++) {
         PyObject *key = PyList_GET_ITEM(list, (Py_ssize_t)i);
         if (ds_key_from_object(key, ns, &op->keys[i]) < 0 ||
@@ -251,35 +253,41 @@ PyObject *dsasync_abatch_get(PyObject *self, PyObject *keys)
             return ds_async_op_ready(op, NULL);
         }
         ds_key *k = &op->keys[i];
-        op->items[i] = (ds_put_item){k->utf8, (size_t)k->len, k->hash, 0, NULL, 0, NULL};
-        if (need_io)
-            continue; /* the worker answers every key; only convert the rest */
         ds_entry *x = NULL;
         ds_error err;
         ds_status st = ds_engine_get(db->engine, ns, k->utf8, (size_t)k->len, k->hash, 0, &x,
                                      &err);
         PyObject *v = NULL;
-        if (st == DS_OK)
+        if (st == DS_OK) {
             v = decode_now(db, x, key);
-        else if (st == DS_NOTFOUND)
+        } else if (st == DS_NOTFOUND) {
             v = Py_NewRef(Py_None);
-        else if (st == DS_NEED_IO)
-            need_io = 1;
-        else
+        } else if (st == DS_NEED_IO) {
+            op->items[nsent] = (ds_put_item){k->utf8, (size_t)k->len, k->hash, 0, NULL, 0,
+                                             NULL};
+            op->sent_at[nsent++] = i;
+            continue;
+        } else {
             dsv4_raise(db, st, &err);
-        if (!v && !need_io) {
+        }
+        if (!v) {
             Py_DECREF(result);
             return ds_async_op_ready(op, NULL);
         }
-        if (v)
-            PyList_SET_ITEM(result, (Py_ssize_t)i, v);
+        PyList_SET_ITEM(result, (Py_ssize_t)i, v);
     }
-    if (!need_io)
+    if (nsent == 0)
         return ds_async_op_ready(op, result);
-    Py_DECREF(result);
+    op->outs = PyMem_Calloc(nsent, sizeof(*op->outs));
+    if (!op->outs) {
+        Py_DECREF(result);
+        PyErr_NoMemory();
+        return ds_async_op_ready(op, NULL);
+    }
+    op->partial = result;
     op->job.ns = ns;
     op->job.keys = op->items;
-    op->job.nkeys = n;
+    op->job.nkeys = nsent;
     op->job.outs = op->outs;
     return ds_async_op_submit(op);
 }

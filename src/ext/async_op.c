@@ -70,6 +70,9 @@ static void release_inputs(AsyncOpObject *op)
     op->offsets = NULL;
     ds_buf_release(&op->arena); /* leaves it empty and reusable */
     Py_CLEAR(op->pairs);
+    PyMem_Free(op->sent_at);
+    op->sent_at = NULL;
+    Py_CLEAR(op->partial);
 }
 
 static void release_outputs(AsyncOpObject *op)
@@ -79,7 +82,7 @@ static void release_outputs(AsyncOpObject *op)
         ds_entry_decref(op->job.out, retire);
     op->job.out = NULL;
     if (op->outs) {
-        for (size_t i = 0; i < op->n; i++)
+        for (size_t i = 0; i < op->job.nkeys; i++)
             if (op->outs[i] && retire)
                 ds_entry_decref(op->outs[i], retire);
         PyMem_Free(op->outs);
@@ -115,15 +118,17 @@ static PyObject *outcome(AsyncOpObject *op)
     case DS_ASYNC_GET_MANY: {
         if (st != DS_OK)
             return raise_status(op);
-        PyObject *list = PyList_New((Py_ssize_t)op->n);
-        for (size_t i = 0; list && i < op->n; i++) {
-            PyObject *v = op->outs[i] ? dsv4_decode_entry(op->db, op->outs[i],
+        PyObject *list = op->partial;
+        op->partial = NULL;
+        for (size_t j = 0; list && j < op->job.nkeys; j++) {
+            Py_ssize_t i = (Py_ssize_t)op->sent_at[j];
+            PyObject *v = op->outs[j] ? dsv4_decode_entry(op->db, op->outs[j],
                                                           PyList_GET_ITEM(op->key, i))
                                       : Py_NewRef(Py_None);
             if (!v)
                 Py_CLEAR(list);
             else
-                PyList_SET_ITEM(list, (Py_ssize_t)i, v);
+                PyList_SET_ITEM(list, i, v);
         }
         return list;
     }
@@ -397,6 +402,7 @@ static int op_traverse(AsyncOpObject *op, visitproc visit, void *arg)
     Py_VISIT((PyObject *)op->db);
     Py_VISIT(op->key);
     Py_VISIT(op->pairs);
+    Py_VISIT(op->partial);
     return 0;
 }
 
@@ -409,6 +415,7 @@ static int op_clear(AsyncOpObject *op)
     Py_CLEAR(op->fut_iter);
     Py_CLEAR(op->key);
     Py_CLEAR(op->pairs);
+    Py_CLEAR(op->partial);
     return 0;
 }
 

@@ -50,8 +50,12 @@ typedef struct AsyncOpObject {
     /* many keys (GET_MANY) or items (a batch put) */
     ds_key *keys;
     ds_put_item *items;
-    ds_entry **outs;
+    ds_entry **outs;     /* GET_MANY: job.nkeys slots, one per key sent */
     size_t n, cap;
+    /* GET_MANY: the answer list, filled where the hot tier answered, and for
+     * each key sent to the pool its index in that list */
+    PyObject *partial;
+    size_t *sent_at;
     /* a batch put's encoded values, one arena (items point into it once
      * every item is encoded) and each item's offset */
     ds_buf arena;

@@ -343,11 +343,49 @@ static void lend_owners_again(void *ctx)
         Py_XINCREF((PyObject *)o->items[i].owner);
 }
 
+/* A writethrough write of the async class's sync members goes through the
+ * pool's writer, so it joins the group commits of the async writers and of
+ * other threads instead of committing alone. NULL: commit directly (the sync
+ * class, the modes that do not commit per write, or no memory for a pool,
+ * where committing directly is just as correct). */
+static ds_pool *writer_pool(DictSQLiteV4Object *self)
+{
+    if (!io_first_for_writes(self) ||
+        !PyObject_TypeCheck((PyObject *)self, self->state->AsyncDictSQLite_Type))
+        return NULL;
+    if (!self->pool)
+        self->pool = ds_pool_new(self->engine, self->pool_size);
+    return self->pool;
+}
+
+typedef struct writer_op {
+    ds_pool *pool;
+    ds_write_req req;
+} writer_op;
+
+static ds_status call_via_writer(ds_engine *e, int allow_io, void *ctx, ds_error *err)
+{
+    (void)e;
+    (void)allow_io;
+    writer_op *o = ctx;
+    return ds_pool_write_wait(o->pool, &o->req, err);
+}
+
 /* Store prepared items as one call of the core: all of them, or (when it
  * raises) none. */
 static int apply_items(DictSQLiteV4Object *self, uint32_t ns, ds_put_item *items,
                        size_t n)
 {
+    ds_pool *pool = writer_pool(self);
+    if (pool) {
+        /* The writer copies the bytes, so it takes no lent references. */
+        for (size_t i = 0; i < n; i++) {
+            Py_XDECREF((PyObject *)items[i].owner);
+            items[i].owner = NULL;
+        }
+        writer_op w = {pool, {.kind = DS_WRITE_PUT, .ns = ns, .items = items, .n = n}};
+        return ds_run_op_or_raise(self, call_via_writer, &w, 1, NULL);
+    }
     put_op o = {ns, items, n};
     return ds_run_op_or_raise(self, call_put_many, &o, io_first_for_writes(self),
                               lend_owners_again);
@@ -378,9 +416,17 @@ int dsv4_delete(DictSQLiteV4Object *self, uint32_t ns, PyObject *key)
     ds_key k;
     if (ds_key_from_object(key, ns, &k) < 0)
         return -1;
-    key_op o = {ns, &k, NULL};
     ds_error err;
-    ds_status st = ds_run_op(self, call_delete, &o, io_first_for_writes(self), NULL, &err);
+    ds_status st;
+    ds_pool *pool = writer_pool(self);
+    if (pool) {
+        writer_op w = {pool, {.kind = DS_WRITE_DELETE, .ns = ns, .key = k.utf8,
+                              .klen = (size_t)k.len, .hash = k.hash}};
+        st = ds_run_op(self, call_via_writer, &w, 1, NULL, &err);
+    } else {
+        key_op o = {ns, &k, NULL};
+        st = ds_run_op(self, call_delete, &o, io_first_for_writes(self), NULL, &err);
+    }
     ds_key_release(&k);
     if (st == DS_NOTFOUND) {
         ds_set_key_error(key);

@@ -1,6 +1,7 @@
 /* ds_pool + ds_cq: parallel cold reads, group commit, failures and
  * cancellation, on real SQLite files. */
 #include <poll.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,15 @@ static sqlite3 *hold_write_lock(const char *name)
     return db;
 }
 
+static void release_write_lock(sqlite3 *db);
+
+static void *release_after_100ms(void *db)
+{
+    usleep(100 * 1000);
+    release_write_lock(db);
+    return NULL;
+}
+
 static void release_write_lock(sqlite3 *db)
 {
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -197,6 +207,85 @@ static void test_writes_queued_during_a_commit_share_the_next(void)
     CHECK_EQ_INT(writes, N);
     CHECK_EQ_INT(groups, 2);
     CHECK_EQ_INT(rows_in_file("group.db"), N);
+    ds_pool_free(p);
+    close_engine(e);
+}
+
+/* ds_pool_write_wait: callers that block (sync writers) join the same
+ * groups as queued jobs, and each learns its own outcome. */
+typedef struct waiter {
+    ds_pool *p;
+    uint32_t ns;
+    char key[32];
+    ds_put_item item;
+    ds_status st;
+} waiter;
+
+static void *wait_one(void *arg)
+{
+    waiter *w = arg;
+    ds_write_req req = {.kind = DS_WRITE_PUT, .ns = w->ns, .items = &w->item, .n = 1};
+    ds_error err;
+    w->st = ds_pool_write_wait(w->p, &req, &err);
+    return NULL;
+}
+
+static void run_waiters(ds_engine *e, ds_pool *p, waiter *ws, int n, int offset)
+{
+    pthread_t th[16];
+    for (int i = 0; i < n; i++) {
+        ws[i].p = p;
+        ws[i].ns = ns_main(e);
+        snprintf(ws[i].key, sizeof(ws[i].key), "w%d", offset + i);
+        size_t klen = strlen(ws[i].key);
+        ws[i].item = (ds_put_item){ws[i].key, klen, ds_hash_with_ns(ds_hash_bytes(ws[i].key, klen), ws[i].ns),
+                                   DS_CODEC_BYTES, "v", 1, NULL};
+        CHECK_EQ_INT(pthread_create(&th[i], NULL, wait_one, &ws[i]), 0);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+}
+
+static void test_blocking_writers_share_groups(void)
+{
+    ds_engine *e = open_engine("waiters.db", DS_PERSIST_WRITETHROUGH, 5000);
+    ds_pool *p = ds_pool_new(e, 1);
+    waiter ws[8];
+    sqlite3 *other = hold_write_lock("waiters.db");
+    pthread_t releaser;
+    /* the lock goes away while the eight wait: whatever queued meanwhile
+     * commits together */
+    CHECK_EQ_INT(pthread_create(&releaser, NULL, release_after_100ms, other), 0);
+    run_waiters(e, p, ws, 8, 0);
+    pthread_join(releaser, NULL);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ_INT(ws[i].st, DS_OK);
+    uint64_t groups, writes;
+    ds_pool_write_stats(p, &groups, &writes);
+    CHECK_EQ_INT(writes, 8);
+    CHECK(groups < 8);
+    CHECK_EQ_INT(rows_in_file("waiters.db"), 8);
+    ds_pool_close(p);
+    ds_pool_free(p);
+    close_engine(e);
+}
+
+static void test_blocking_writer_learns_its_failure(void)
+{
+    ds_engine *e = open_engine("waitfail.db", DS_PERSIST_WRITETHROUGH, 50);
+    ds_pool *p = ds_pool_new(e, 1);
+    waiter ws[3];
+    sqlite3 *other = hold_write_lock("waitfail.db");
+    run_waiters(e, p, ws, 3, 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(ws[i].st, DS_BUSY);
+    release_write_lock(other);
+    ds_error err;
+    CHECK_EQ_INT(ds_engine_flush(e, &err), DS_OK);
+    CHECK_EQ_INT(rows_in_file("waitfail.db"), 0);
+    ds_pool_close(p);
+    ds_write_req req = {.kind = DS_WRITE_FLUSH};
+    CHECK_EQ_INT(ds_pool_write_wait(p, &req, &err), DS_CLOSED); /* refused, not hung */
     ds_pool_free(p);
     close_engine(e);
 }
@@ -316,6 +405,8 @@ int main(void)
     RUN_TEST(test_cold_reads_on_reader_threads);
     RUN_TEST(test_writes_queued_during_a_commit_share_the_next);
     RUN_TEST(test_failed_group_changes_nothing);
+    RUN_TEST(test_blocking_writers_share_groups);
+    RUN_TEST(test_blocking_writer_learns_its_failure);
     RUN_TEST(test_cancelled_write_is_not_applied);
     RUN_TEST(test_close_drains_then_refuses);
     RUN_TEST(test_completion_queue_signals_once_per_batch);

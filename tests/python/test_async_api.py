@@ -197,6 +197,26 @@ def test_cold_reads_go_to_the_pool_and_come_back(adb, db_path):
     run(main())
 
 
+def test_abatch_get_puts_hot_and_pool_answers_in_their_places(adb, db_path):
+    with DictSQLiteV4(db_path) as db:
+        db.update({f"k{i}": i for i in range(200)})
+
+    async def main():
+        db = adb(persist_mode="writethrough")
+        for i in range(0, 200, 2):  # the even keys become hot
+            assert await db.aget(f"k{i}") == i
+        before = db.stats()["cold_reads"]
+        keys = [f"k{i}" for i in range(200)] + ["nope"]
+        assert await db.abatch_get(keys) == list(range(200)) + [None]
+        # the hot tier answered the even keys in the call, the pool the rest:
+        # one SQLite read for each odd key and the missing one
+        assert db.stats()["cold_reads"] - before == 101
+        assert await db.abatch_get(keys[:200]) == list(range(200))  # all hot now
+        assert db.stats()["cold_reads"] - before == 101
+
+    run(main())
+
+
 def test_read_your_writes_across_sync_and_async(adb):
     async def main():
         db = adb(persist_mode="writethrough")
@@ -339,6 +359,43 @@ def test_commits_per_row_fall_as_writers_grow(tmp_path):
         db.close()
     assert ratios[1] == 1.0
     assert ratios[64] < 0.5 and ratios[64] < ratios[4] <= 1.0
+
+
+def test_sync_writers_in_threads_join_the_async_groups(tmp_path):
+    """The async class's sync writes (set, del, update) in writethrough queue
+    on the pool's writer like aset: threads writing at once share commits, and
+    each call returns only after its own commit (another connection sees it)."""
+    path = str(tmp_path / "sync_join.db")
+    db = AsyncDictSQLite(path, persist_mode="writethrough")
+    seen_late = []
+
+    def writer(t):
+        probe = sqlite3.connect(path)
+        for i in range(150):
+            db[f"t{t}:{i}"] = i
+            if i % 50 == 0:  # committed when the call returned
+                n = probe.execute("SELECT count(*) FROM kv WHERE key = ?",
+                                  (f"t{t}:{i}",)).fetchone()[0]
+                if n != 1:
+                    seen_late.append((t, i))
+        db.update({f"u{t}:{i}": i for i in range(10)})
+        del db[f"t{t}:0"]
+        probe.close()
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    st = db.stats()
+    assert not seen_late
+    assert st["async_grouped_writes"] == 8 * (150 + 1 + 1)
+    assert st["async_commit_groups"] < st["async_grouped_writes"]  # shared commits
+    with pytest.raises(KeyError):
+        del db["t0:0"]
+    db.close()
+    with DictSQLiteV4(path) as check:
+        assert len(check) == 8 * (149 + 10)
 
 
 def test_async_class_is_a_mapping_and_compares(adb):
