@@ -3,8 +3,9 @@
  * AES-256-GCM (OpenSSL EVP) with a random 96-bit nonce per value; the key is
  * derived once per database from the password with Argon2id (libargon2) and
  * a random 16-byte salt kept in dictsqlite_meta. Each ciphertext is bound to
- * its namespace and key through the GCM associated data, so a value copied
- * to another key or table fails authentication instead of decrypting.
+ * its namespace, key and codec through the GCM associated data, so a value
+ * copied to another key or table, or relabelled with another codec, fails
+ * authentication instead of decrypting.
  *
  * Stored value layout: nonce (12 bytes) || ciphertext || tag (16 bytes).
  *
@@ -56,10 +57,17 @@ static inline size_t ds_crypto_sealed_len(size_t plain_len)
     return plain_len + DS_CRYPTO_OVERHEAD;
 }
 
+/* The codec argument of seal and open: a stored codec byte (0..255) is bound
+ * into the associated data with the table and key, so changing it in the
+ * file (say, turning raw bytes into a "pickle") fails authentication.
+ * DS_CRYPTO_NO_CODEC binds table and key only: the key check, and files
+ * encrypted before the codec was bound (engine_crypto.c, meta "aad"). */
+#define DS_CRYPTO_NO_CODEC (-1)
+
 /* Encrypt plain into out (ds_crypto_sealed_len(plain_len) bytes), binding it
- * to (tbl, key) as associated data. */
+ * to (tbl, key[, codec]) as associated data. */
 ds_status ds_crypto_seal(const ds_crypto *c, const char *tbl, size_t tlen,
-                         const char *key, size_t klen, const void *plain,
+                         const char *key, size_t klen, int codec, const void *plain,
                          size_t plain_len, uint8_t *out, ds_error *err);
 
 /* Decrypt sealed into out (sealed_len - DS_CRYPTO_OVERHEAD bytes; out may be
@@ -67,7 +75,7 @@ ds_status ds_crypto_seal(const ds_crypto *c, const char *tbl, size_t tlen,
  * authentication (wrong key, tampered data, or data moved from another
  * key/table), with a message saying so. */
 ds_status ds_crypto_open(const ds_crypto *c, const char *tbl, size_t tlen,
-                         const char *key, size_t klen, const void *sealed,
+                         const char *key, size_t klen, int codec, const void *sealed,
                          size_t sealed_len, uint8_t *out, ds_error *err);
 
 /* A key-check value: the seal of a fixed text under fixed associated data,

@@ -134,22 +134,27 @@ static int update_chunks(EVP_CIPHER_CTX *ctx, int encrypt, uint8_t *out,
     return 1;
 }
 
-/* Associated data: be32(tlen) || tbl || key. */
+/* Associated data: be32(tlen) || tbl || key [|| codec]. The codec byte
+ * comes last, so files sealed without it authenticate exactly as before. */
 static int feed_aad(EVP_CIPHER_CTX *ctx, int encrypt, const char *tbl, size_t tlen,
-                    const char *key, size_t klen)
+                    const char *key, size_t klen, int codec)
 {
     uint8_t be[4] = {(uint8_t)(tlen >> 24), (uint8_t)(tlen >> 16), (uint8_t)(tlen >> 8),
                      (uint8_t)tlen};
+    uint8_t c8 = (uint8_t)codec;
     return update_chunks(ctx, encrypt, NULL, be, sizeof(be)) &&
            update_chunks(ctx, encrypt, NULL, (const uint8_t *)tbl, tlen) &&
-           update_chunks(ctx, encrypt, NULL, (const uint8_t *)key, klen);
+           update_chunks(ctx, encrypt, NULL, (const uint8_t *)key, klen) &&
+           (codec < 0 || update_chunks(ctx, encrypt, NULL, &c8, 1));
 }
 
 static ds_status check_names(const char *tbl, size_t tlen, const char *key, size_t klen,
-                             ds_error *err)
+                             int codec, ds_error *err)
 {
     if ((!tbl && tlen) || (!key && klen))
         return ds_error_set(err, DS_INVALID, "ds_crypto: table or key is NULL");
+    if (codec < DS_CRYPTO_NO_CODEC || codec > 255)
+        return ds_error_set(err, DS_INVALID, "ds_crypto: codec %d is not a byte", codec);
     if (tlen > UINT32_MAX)
         return ds_error_set(err, DS_INVALID, "ds_crypto: table name too long");
     return DS_OK;
@@ -177,14 +182,14 @@ static ds_status gcm_begin(const ds_crypto *c, int encrypt, const uint8_t *nonce
 }
 
 ds_status ds_crypto_seal(const ds_crypto *c, const char *tbl, size_t tlen,
-                         const char *key, size_t klen, const void *plain,
+                         const char *key, size_t klen, int codec, const void *plain,
                          size_t plain_len, uint8_t *out, ds_error *err)
 {
     if (!c || !out || (!plain && plain_len))
         return ds_error_set(err, DS_INVALID, "ds_crypto_seal: NULL argument");
     if (plain_len > SIZE_MAX - DS_CRYPTO_OVERHEAD)
         return ds_error_set(err, DS_INVALID, "ds_crypto_seal: value too large");
-    ds_status st = check_names(tbl, tlen, key, klen, err);
+    ds_status st = check_names(tbl, tlen, key, klen, codec, err);
     if (st != DS_OK)
         return st;
 
@@ -198,7 +203,7 @@ ds_status ds_crypto_seal(const ds_crypto *c, const char *tbl, size_t tlen,
         return st;
     uint8_t dummy[16];
     int outl = 0;
-    if (!feed_aad(ctx, 1, tbl, tlen, key, klen) ||
+    if (!feed_aad(ctx, 1, tbl, tlen, key, klen, codec) ||
         !update_chunks(ctx, 1, ct, plain, plain_len) ||
         EVP_EncryptFinal_ex(ctx, dummy, &outl) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, DS_CRYPTO_TAG_LEN,
@@ -211,12 +216,12 @@ ds_status ds_crypto_seal(const ds_crypto *c, const char *tbl, size_t tlen,
 }
 
 ds_status ds_crypto_open(const ds_crypto *c, const char *tbl, size_t tlen,
-                         const char *key, size_t klen, const void *sealed,
+                         const char *key, size_t klen, int codec, const void *sealed,
                          size_t sealed_len, uint8_t *out, ds_error *err)
 {
     if (!c || (!sealed && sealed_len))
         return ds_error_set(err, DS_INVALID, "ds_crypto_open: NULL argument");
-    ds_status st = check_names(tbl, tlen, key, klen, err);
+    ds_status st = check_names(tbl, tlen, key, klen, codec, err);
     if (st != DS_OK)
         return st;
     if (sealed_len < DS_CRYPTO_OVERHEAD)
@@ -238,7 +243,7 @@ ds_status ds_crypto_open(const ds_crypto *c, const char *tbl, size_t tlen,
         return st; /* nothing has been written to out yet */
     uint8_t dummy[16];
     int outl = 0;
-    if (!feed_aad(ctx, 0, tbl, tlen, key, klen) ||
+    if (!feed_aad(ctx, 0, tbl, tlen, key, klen, codec) ||
         !update_chunks(ctx, 0, out, ct, plain_len) ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, DS_CRYPTO_TAG_LEN, tag) != 1) {
         EVP_CIPHER_CTX_free(ctx);
@@ -265,7 +270,8 @@ ds_status ds_crypto_make_check(const ds_crypto *c, uint8_t *out, size_t *out_len
         return ds_error_set(err, DS_INVALID, "ds_crypto_make_check: NULL argument");
     size_t text_len = sizeof(CHECK_TEXT) - 1;
     ds_status st = ds_crypto_seal(c, CHECK_TBL, sizeof(CHECK_TBL) - 1, CHECK_KEY,
-                                  sizeof(CHECK_KEY) - 1, CHECK_TEXT, text_len, out, err);
+                                  sizeof(CHECK_KEY) - 1, DS_CRYPTO_NO_CODEC, CHECK_TEXT,
+                                  text_len, out, err);
     if (st != DS_OK)
         return st;
     *out_len = ds_crypto_sealed_len(text_len);
@@ -285,7 +291,8 @@ ds_status ds_crypto_verify_check(const ds_crypto *c, const uint8_t *check,
                             check_len, ds_crypto_sealed_len(text_len));
     uint8_t plain[sizeof(CHECK_TEXT)];
     ds_status st = ds_crypto_open(c, CHECK_TBL, sizeof(CHECK_TBL) - 1, CHECK_KEY,
-                                  sizeof(CHECK_KEY) - 1, check, check_len, plain, err);
+                                  sizeof(CHECK_KEY) - 1, DS_CRYPTO_NO_CODEC, check,
+                                  check_len, plain, err);
     if (st == DS_CORRUPT)
         return ds_error_set(err, DS_CORRUPT,
                             "wrong password (or corrupted key check): the key check "

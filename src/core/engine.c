@@ -332,8 +332,8 @@ static ds_status unseal(ds_engine *e, const ds_ns *n, cold_read *r, uint8_t code
                                  plain_len_of(vlen));
     if (!r->x)
         return ds_error_set(err, DS_NOMEM, "out of memory decrypting a value");
-    return open_value(e, n, r->key, r->klen, r->sealed, vlen, ds_entry_value_mut(r->x),
-                      err);
+    return open_value(e, n, r->key, r->klen, codec, r->sealed, vlen,
+                      ds_entry_value_mut(r->x), err);
 }
 
 /* ---- reads ------------------------------------------------------------- */
@@ -389,6 +389,8 @@ static ds_status get_from(ds_engine *e, ds_store *conn, uint32_t ns, const char 
                                      cold_read_alloc, &r, &vlen, err);
     if (st == DS_OK && r.sealed)
         st = unseal(e, n, &r, codec, vlen, err);
+    else if (st == DS_OK && e->crypto)
+        st = unencrypted_row_error(n, key, klen, err);
     free(r.sealed);
     if (st != DS_OK) {
         if (r.x)
@@ -1100,7 +1102,8 @@ ds_status flush_locked(ds_engine *e, int have_write_lock, ds_error *err)
         rows[i].is_delete = (x->flags & DS_ENTRY_TOMBSTONE) != 0;
         if (sealed && !rows[i].is_delete) {
             st = ds_crypto_seal(e->crypto, ns->name, ns->len, ds_entry_key(x), x->klen,
-                                ds_entry_value(x), x->vlen, sealed + off, err);
+                                aad_codec_of(e, x->codec), ds_entry_value(x), x->vlen,
+                                sealed + off, err);
             rows[i].value = sealed + off;
             rows[i].vlen = ds_crypto_sealed_len(x->vlen);
             rows[i].codec = x->codec | DS_CODEC_FLAG_ENCRYPTED;

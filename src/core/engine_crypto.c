@@ -14,6 +14,10 @@
 #define META_KDF "kdf"
 #define META_SALT "kdf_salt"
 #define META_CHECK "key_check"
+/* What each value's associated data binds. Files encrypted before the codec
+ * was bound have no such row and keep table + key. */
+#define META_AAD "aad"
+#define AAD_WITH_CODEC "tbl,key,codec"
 
 static ds_status parse_kdf(const char *text, size_t len, ds_kdf_params *p)
 {
@@ -102,10 +106,30 @@ ds_status setup_crypto(ds_engine *e, const ds_engine_config *cfg, ds_error *err)
         st = ds_store_meta_set(e->store, META_KDF, text, (size_t)n, err);
         if (st == DS_OK)
             st = ds_store_meta_set(e->store, META_SALT, fresh_salt, sizeof(fresh_salt), err);
+        if (st == DS_OK)
+            st = ds_store_meta_set(e->store, META_AAD, AAD_WITH_CODEC,
+                                   sizeof(AAD_WITH_CODEC) - 1, err);
         if (st != DS_OK)
             goto done;
+        e->aad_codec = 1;
     } else {
         goto done;
+    }
+    if (salt) {
+        void *aad = NULL;
+        size_t aad_len = 0;
+        st = ds_store_meta_get(e->store, META_AAD, &aad, &aad_len, err);
+        if (st == DS_OK)
+            e->aad_codec = aad_len == sizeof(AAD_WITH_CODEC) - 1 &&
+                           memcmp(aad, AAD_WITH_CODEC, aad_len) == 0;
+        free(aad);
+        if (st == DS_OK && !e->aad_codec) {
+            st = ds_error_set(err, DS_CORRUPT, "%s: dictsqlite_meta names an unknown "
+                              "encryption layout (aad); a newer dictsqlite wrote it?", path);
+            goto done;
+        }
+        if (st != DS_OK && st != DS_NOTFOUND)
+            goto done;
     }
     st = ds_crypto_new(cfg->password, cfg->password_len,
                        salt ? (const uint8_t *)salt : fresh_salt, &params, &e->crypto, err);
@@ -134,17 +158,28 @@ done:
     return st;
 }
 
-/* Decrypt a value read from SQLite into plain (plain_len_of(vlen) bytes). */
+/* Decrypt a value read from SQLite, stored with codec, into plain
+ * (plain_len_of(vlen) bytes). */
 ds_status open_value(ds_engine *e, const ds_ns *n, const char *key, size_t klen,
-                            const void *sealed, size_t vlen, unsigned char *plain,
-                            ds_error *err)
+                     uint8_t codec, const void *sealed, size_t vlen, unsigned char *plain,
+                     ds_error *err)
 {
-    ds_status st = ds_crypto_open(e->crypto, n->name, n->len, key, klen, sealed, vlen,
-                                  plain, err);
+    ds_status st = ds_crypto_open(e->crypto, n->name, n->len, key, klen,
+                                  aad_codec_of(e, codec), sealed, vlen, plain, err);
     if (st != DS_OK)
         return ds_error_set(err, st, "cannot decrypt the value of key '%.*s' in table "
                             "'%.*s': wrong password, or the data was tampered with or "
                             "moved", (int)(klen > 200 ? 200 : klen), key,
                             (int)(n->len > 100 ? 100 : n->len), n->name);
     return DS_OK;
+}
+
+ds_status unencrypted_row_error(const ds_ns *n, const char *key, size_t klen,
+                                ds_error *err)
+{
+    return ds_error_set(err, DS_CORRUPT, "the value of key '%.*s' in table '%.*s' is not "
+                        "encrypted, in an encrypted database: it was not written by "
+                        "dictsqlite with the password, so it is refused",
+                        (int)(klen > 200 ? 200 : klen), key,
+                        (int)(n->len > 100 ? 100 : n->len), n->name);
 }

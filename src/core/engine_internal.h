@@ -102,6 +102,9 @@ struct ds_engine {
     /* An encrypted file opened without its password: it reads nothing and
      * refuses every write, so no plaintext value can mix with ciphertext. */
     int locked_encrypted;
+    /* The codec byte is part of each value's associated data (files
+     * encrypted since it was; meta "aad"). */
+    int aad_codec;
     int closed;
 };
 
@@ -153,8 +156,18 @@ DS_ENGINE_PRIVATE ds_status setup_crypto(ds_engine *e, const ds_engine_config *c
                                          ds_error *err);
 DS_ENGINE_PRIVATE ds_status locked_error(ds_engine *e, ds_error *err);
 DS_ENGINE_PRIVATE ds_status open_value(ds_engine *e, const ds_ns *n, const char *key,
-                                       size_t klen, const void *sealed, size_t vlen,
-                                       unsigned char *plain, ds_error *err);
+                                       size_t klen, uint8_t codec, const void *sealed,
+                                       size_t vlen, unsigned char *plain, ds_error *err);
+/* The codec argument of ds_crypto_seal/open for a value stored with codec. */
+static inline int aad_codec_of(const ds_engine *e, uint8_t codec)
+{
+    return e->aad_codec ? (int)(uint8_t)(codec & ~DS_CODEC_FLAG_ENCRYPTED)
+                        : DS_CRYPTO_NO_CODEC;
+}
+/* A plaintext row in an encrypted file was not written by us: whoever can
+ * write the file could otherwise plant any value, a pickle included. */
+DS_ENGINE_PRIVATE ds_status unencrypted_row_error(const ds_ns *n, const char *key,
+                                                  size_t klen, ds_error *err);
 
 /* engine_sync.c: account for a commit of our own (flush_lock held). */
 DS_ENGINE_PRIVATE void note_own_commit(ds_engine *e);

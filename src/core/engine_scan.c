@@ -49,15 +49,17 @@ static int unseal_row(const char *key, size_t klen, uint8_t codec, const void *v
                       size_t vlen, void *ctx_)
 {
     unseal_ctx *c = ctx_;
-    if (!(codec & DS_CODEC_FLAG_ENCRYPTED))
-        return c->fn(key, klen, codec, value, vlen, c->ctx);
+    if (!(codec & DS_CODEC_FLAG_ENCRYPTED)) {
+        c->st = unencrypted_row_error(c->n, key, klen, c->err);
+        return 1;
+    }
     size_t plain_len = plain_len_of(vlen);
     unsigned char *plain = malloc(plain_len ? plain_len : 1);
     if (!plain) {
         c->st = ds_error_set(c->err, DS_NOMEM, "out of memory decrypting a value");
         return 1;
     }
-    c->st = open_value(c->e, c->n, key, klen, value, vlen, plain, c->err);
+    c->st = open_value(c->e, c->n, key, klen, codec, value, vlen, plain, c->err);
     int r = c->st != DS_OK ? 1
         : c->fn(key, klen, (uint8_t)(codec & ~DS_CODEC_FLAG_ENCRYPTED), plain, plain_len,
                 c->ctx);

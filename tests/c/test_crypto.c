@@ -46,7 +46,7 @@ static uint8_t *seal(const ds_crypto *c, const char *tbl, const char *key,
 {
     uint8_t *out = malloc(ds_crypto_sealed_len(n));
     ds_error err;
-    CHECK_EQ_INT(ds_crypto_seal(c, tbl, strlen(tbl), key, strlen(key), plain, n, out, &err),
+    CHECK_EQ_INT(ds_crypto_seal(c, tbl, strlen(tbl), key, strlen(key), 1, plain, n, out, &err),
                  DS_OK);
     return out;
 }
@@ -55,7 +55,7 @@ static ds_status open_(const ds_crypto *c, const char *tbl, const char *key,
                        const uint8_t *sealed, size_t sealed_len, uint8_t *out,
                        ds_error *err)
 {
-    return ds_crypto_open(c, tbl, strlen(tbl), key, strlen(key), sealed, sealed_len, out,
+    return ds_crypto_open(c, tbl, strlen(tbl), key, strlen(key), 1, sealed, sealed_len, out,
                           err);
 }
 
@@ -93,11 +93,11 @@ static void test_empty_names(void)
     const char msg[] = "value";
     uint8_t sealed[sizeof(msg) + DS_CRYPTO_OVERHEAD], back[sizeof(msg)];
     ds_error err;
-    CHECK_EQ_INT(ds_crypto_seal(c, NULL, 0, NULL, 0, msg, sizeof(msg), sealed, &err), DS_OK);
-    CHECK_EQ_INT(ds_crypto_open(c, NULL, 0, NULL, 0, sealed, sizeof(sealed), back, &err),
+    CHECK_EQ_INT(ds_crypto_seal(c, NULL, 0, NULL, 0, 1, msg, sizeof(msg), sealed, &err), DS_OK);
+    CHECK_EQ_INT(ds_crypto_open(c, NULL, 0, NULL, 0, 1, sealed, sizeof(sealed), back, &err),
                  DS_OK);
     CHECK(memcmp(back, msg, sizeof(msg)) == 0);
-    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, NULL, 0, sealed, sizeof(sealed), back, &err),
+    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, NULL, 0, 1, sealed, sizeof(sealed), back, &err),
                  DS_CORRUPT);
     ds_crypto_free(c);
 }
@@ -201,10 +201,21 @@ static void test_aad_binding(void)
     /* Keys with embedded NUL bytes are bound by their full length. */
     const char k1[] = {'k', 0, 'x'}, k2[] = {'k', 0, 'y'};
     uint8_t sealed[64];
-    CHECK_EQ_INT(ds_crypto_seal(c, "t", 1, k1, 3, msg, n, sealed, &err), DS_OK);
-    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k1, 3, sealed, len, back, &err), DS_OK);
-    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k2, 3, sealed, len, back, &err), DS_CORRUPT);
-    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k1, 1, sealed, len, back, &err), DS_CORRUPT);
+    CHECK_EQ_INT(ds_crypto_seal(c, "t", 1, k1, 3, 1, msg, n, sealed, &err), DS_OK);
+    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k1, 3, 1, sealed, len, back, &err), DS_OK);
+    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k2, 3, 1, sealed, len, back, &err), DS_CORRUPT);
+    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k1, 1, 1, sealed, len, back, &err), DS_CORRUPT);
+    /* the codec byte is bound too: relabelling a value fails, and a value
+     * sealed without it opens only without it */
+    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k1, 3, 4, sealed, len, back, &err), DS_CORRUPT);
+    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k1, 3, DS_CRYPTO_NO_CODEC, sealed, len, back, &err),
+                 DS_CORRUPT);
+    CHECK_EQ_INT(ds_crypto_seal(c, "t", 1, k1, 3, DS_CRYPTO_NO_CODEC, msg, n, sealed, &err),
+                 DS_OK);
+    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k1, 3, DS_CRYPTO_NO_CODEC, sealed, len, back, &err),
+                 DS_OK);
+    CHECK_EQ_INT(ds_crypto_open(c, "t", 1, k1, 3, 1, sealed, len, back, &err), DS_CORRUPT);
+    CHECK_EQ_INT(ds_crypto_seal(c, "t", 1, k1, 3, 256, msg, n, sealed, &err), DS_INVALID);
     ds_crypto_free(c);
 }
 
@@ -254,7 +265,7 @@ static void test_key_check(void)
     /* A value sealed under other associated data is not a key check. */
     uint8_t fake[64];
     const char text[] = "dictsqlite key check v1";
-    CHECK_EQ_INT(ds_crypto_seal(right, "t", 1, "k", 1, text, sizeof(text) - 1, fake, &err),
+    CHECK_EQ_INT(ds_crypto_seal(right, "t", 1, "k", 1, 1, text, sizeof(text) - 1, fake, &err),
                  DS_OK);
     CHECK_EQ_INT(ds_crypto_verify_check(right, fake, ds_crypto_sealed_len(sizeof(text) - 1),
                                         &err),
@@ -332,14 +343,14 @@ static void test_invalid_params(void)
     ds_crypto *k = make("pw", SALT_A);
     uint8_t buf[64];
     size_t len;
-    CHECK_EQ_INT(ds_crypto_seal(k, "t", 1, "k", 1, NULL, 5, buf, &err), DS_INVALID);
-    CHECK_EQ_INT(ds_crypto_seal(k, "t", 1, "k", 1, "x", 1, NULL, &err), DS_INVALID);
-    CHECK_EQ_INT(ds_crypto_seal(k, NULL, 1, "k", 1, "x", 1, buf, &err), DS_INVALID);
-    CHECK_EQ_INT(ds_crypto_seal(NULL, "t", 1, "k", 1, "x", 1, buf, &err), DS_INVALID);
-    CHECK_EQ_INT(ds_crypto_seal(k, "t", 1, "k", 1, "x", 1, buf, NULL), DS_OK); /* err optional */
-    CHECK_EQ_INT(ds_crypto_open(k, "t", 1, "k", 1, buf, 1 + DS_CRYPTO_OVERHEAD, NULL, &err),
+    CHECK_EQ_INT(ds_crypto_seal(k, "t", 1, "k", 1, 1, NULL, 5, buf, &err), DS_INVALID);
+    CHECK_EQ_INT(ds_crypto_seal(k, "t", 1, "k", 1, 1, "x", 1, NULL, &err), DS_INVALID);
+    CHECK_EQ_INT(ds_crypto_seal(k, NULL, 1, "k", 1, 1, "x", 1, buf, &err), DS_INVALID);
+    CHECK_EQ_INT(ds_crypto_seal(NULL, "t", 1, "k", 1, 1, "x", 1, buf, &err), DS_INVALID);
+    CHECK_EQ_INT(ds_crypto_seal(k, "t", 1, "k", 1, 1, "x", 1, buf, NULL), DS_OK); /* err optional */
+    CHECK_EQ_INT(ds_crypto_open(k, "t", 1, "k", 1, 1, buf, 1 + DS_CRYPTO_OVERHEAD, NULL, &err),
                  DS_INVALID);
-    CHECK_EQ_INT(ds_crypto_open(k, "t", 1, "k", 1, buf, 1 + DS_CRYPTO_OVERHEAD, buf + 40,
+    CHECK_EQ_INT(ds_crypto_open(k, "t", 1, "k", 1, 1, buf, 1 + DS_CRYPTO_OVERHEAD, buf + 40,
                                 NULL),
                  DS_OK);
     CHECK_EQ_INT(ds_crypto_make_check(k, buf, NULL, &err), DS_INVALID);
@@ -393,10 +404,10 @@ static void test_throughput(void)
         int ok = 1;
         double t0 = now_s();
         for (int i = 0; i < iters[s]; i++)
-            ok &= ds_crypto_seal(c, "tbl", 3, "some key", 8, plain, n, sealed, &err) == DS_OK;
+            ok &= ds_crypto_seal(c, "tbl", 3, "some key", 8, 1, plain, n, sealed, &err) == DS_OK;
         double t1 = now_s();
         for (int i = 0; i < iters[s]; i++)
-            ok &= ds_crypto_open(c, "tbl", 3, "some key", 8, sealed, ds_crypto_sealed_len(n),
+            ok &= ds_crypto_open(c, "tbl", 3, "some key", 8, 1, sealed, ds_crypto_sealed_len(n),
                                  back, &err) == DS_OK;
         double t2 = now_s();
         CHECK(ok);
@@ -426,14 +437,14 @@ static void *worker(void *p)
         fill(plain, n, (unsigned)(a->id * 1000 + i));
         int klen = snprintf(key, sizeof(key), "t%d-k%d", a->id, i);
         ds_error err;
-        if (ds_crypto_seal(a->c, "shared", 6, key, (size_t)klen, plain, n, sealed, &err) !=
+        if (ds_crypto_seal(a->c, "shared", 6, key, (size_t)klen, 1, plain, n, sealed, &err) !=
                 DS_OK ||
-            ds_crypto_open(a->c, "shared", 6, key, (size_t)klen, sealed,
+            ds_crypto_open(a->c, "shared", 6, key, (size_t)klen, 1, sealed,
                            ds_crypto_sealed_len(n), back, &err) != DS_OK ||
             memcmp(back, plain, n) != 0)
             a->failures++;
         /* Another thread's key must not open it. */
-        if (ds_crypto_open(a->c, "shared", 6, "t9-k0", 5, sealed, ds_crypto_sealed_len(n),
+        if (ds_crypto_open(a->c, "shared", 6, "t9-k0", 5, 1, sealed, ds_crypto_sealed_len(n),
                            back, &err) != DS_CORRUPT)
             a->failures++;
     }
