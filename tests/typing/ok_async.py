@@ -13,8 +13,9 @@ async def main(workdir: str) -> None:
     async with AsyncDictSQLite(os.path.join(workdir, "async.db"), persist_mode=Modes.WRITETHROUGH,
                                pool_size=2, hot_capacity=1000) as db:
         assert_type(db, AsyncDictSQLite)
-        assert_type(db.aset("k", 1), Coroutine[Any, Any, None])
-        await db.aset("k", 1)
+        write = db.aset("k", 1)
+        assert_type(write, Coroutine[Any, Any, None])
+        await write
         assert_type(await db.aget("k"), Any)
         assert_type(await db.acontains("k"), bool)
         await db.abatch_set({"a": 1, "b": 2})
@@ -24,7 +25,7 @@ async def main(workdir: str) -> None:
         task = asyncio.create_task(db.aget("a"))
         assert await task == 1
         got = await asyncio.gather(db.aget("a"), db.aget("b"))
-        assert got == [1, 2]
+        assert list(got) == [1, 2]
         await db.adelete("c")
         db["sync"] = True
         assert db.get_async("sync") is True
