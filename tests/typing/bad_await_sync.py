@@ -5,6 +5,6 @@ from dictsqlite import AsyncDictSQLite
 
 async def main() -> None:
     db = AsyncDictSQLite("app.db")
-    await db.flush()  # E: misc
+    await db.flush()  # E: misc, func-returns-value
     keys = await db.keys()  # E: misc
     print(keys)

@@ -2,4 +2,4 @@
 from dictsqlite.modules.safe_pickle import SafePolicy, safe_loads
 
 safe_loads("not bytes")  # E: arg-type
-SafePolicy(("myapp",))  # E: misc
+SafePolicy(("myapp",))  # E: call-arg

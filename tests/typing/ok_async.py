@@ -13,9 +13,7 @@ async def main(workdir: str) -> None:
     async with AsyncDictSQLite(os.path.join(workdir, "async.db"), persist_mode=Modes.WRITETHROUGH,
                                pool_size=2, hot_capacity=1000) as db:
         assert_type(db, AsyncDictSQLite)
-        write = db.aset("k", 1)
-        assert_type(write, Coroutine[Any, Any, None])
-        await write
+        await assert_type(db.aset("k", 1), Coroutine[Any, Any, None])
         assert_type(await db.aget("k"), Any)
         assert_type(await db.acontains("k"), bool)
         await db.abatch_set({"a": 1, "b": 2})
