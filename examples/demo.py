@@ -58,7 +58,7 @@ with DictSQLiteV4(path, storage_mode="bytes") as db:
     except KeyError as exc:
         print("   KeyError:", exc)
 try:
-    DictSQLiteV4(path, persist_mode="fast")
+    DictSQLiteV4(path, persist_mode="fast")  # type: ignore[arg-type]  # wrong on purpose
 except ValueError as exc:
     print("   ValueError:", exc)
 

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 stage=build/stage
 mkdir -p "$stage/dictsqlite"
 python3 setup.py -q build_ext --build-temp build/stage-obj --build-lib "$stage" >/dev/null
-cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/py.typed \
-    "$stage/dictsqlite/"
+# the .pyi stubs too, as an install ships them (test_signatures checks that)
+cp -r python/dictsqlite/*.py python/dictsqlite/*.pyi python/dictsqlite/modules \
+    python/dictsqlite/py.typed "$stage/dictsqlite/"
 cd tests
 PYTHONPATH="../$stage" exec python3 -m pytest -q -p no:cacheprovider python "$@"

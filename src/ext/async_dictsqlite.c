@@ -76,26 +76,34 @@ static PyObject *Async_aexit(DictSQLiteV4Object *self, PyObject *args)
     return dsasync_aclose((PyObject *)self, NULL);
 }
 
+/* Docstrings start with a __text_signature__ line (see DS_MAPPING_METHODS). */
 static PyMethodDef Async_methods[] = {
     DS_ASYNC_METHODS,
     {"aclose", (PyCFunction)dsasync_aclose, METH_NOARGS,
-     "aclose(): awaitable that commits what is pending, then closes; later calls "
-     "raise DatabaseClosedError."},
+     "aclose($self, /)\n--\n\n"
+     "Awaitable that commits what is pending, then closes; later calls raise "
+     "DatabaseClosedError."},
     DS_MAPPING_METHODS,
     {"table", (PyCFunction)Async_table, METH_O,
-     "table(name): an AsyncTableProxy with the API of table `name`."},
+     "table($self, name, /)\n--\n\nAn AsyncTableProxy with the API of table `name`."},
     {"tables", (PyCFunction)dsv4_tables, METH_NOARGS,
-     "tables(): sorted list of the tables that hold data."},
+     "tables($self, /)\n--\n\nA sorted list of the tables that hold data."},
     {"flush", (PyCFunction)dsv4_flush, METH_NOARGS,
-     "flush(): commit every pending write in one transaction."},
+     "flush($self, /)\n--\n\nCommit every pending write in one transaction."},
     {"close", (PyCFunction)dsv4_close, METH_NOARGS,
-     "close(): finish queued async work, flush and close."},
+     "close($self, /)\n--\n\nFinish queued async work, flush and close."},
     {"stats", (PyCFunction)Async_stats, METH_NOARGS,
-     "stats(): dict with size, capacity, tier sizes and counters."},
-    {"__enter__", (PyCFunction)dsv4_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)dsv4_exit, METH_VARARGS, NULL},
-    {"__aenter__", (PyCFunction)Async_aenter, METH_NOARGS, NULL},
-    {"__aexit__", (PyCFunction)Async_aexit, METH_VARARGS, NULL},
+     "stats($self, /)\n--\n\nA dict with size, capacity, tier sizes and counters."},
+    {"__enter__", (PyCFunction)dsv4_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nReturn the database itself."},
+    {"__exit__", (PyCFunction)dsv4_exit, METH_VARARGS,
+     "__exit__($self, /, *exc_info)\n--\n\n"
+     "close(); returns False, so an exception goes on."},
+    {"__aenter__", (PyCFunction)Async_aenter, METH_NOARGS,
+     "__aenter__($self, /)\n--\n\nAwaitable of the database itself."},
+    {"__aexit__", (PyCFunction)Async_aexit, METH_VARARGS,
+     "__aexit__($self, /, *exc_info)\n--\n\n"
+     "Same as aclose(); an exception goes on."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -112,14 +120,20 @@ static PyMemberDef Async_members[] = {
 };
 
 static PyType_Slot Async_slots[] = {
-    {Py_tp_doc, "AsyncDictSQLite(db_path, capacity=1_000_000, persist_mode='lazy', "
+    /* The first line is the class's __text_signature__: it must list the rows
+     * of ASYNC_OPTIONS (v4_options.c) with their defaults. */
+    {Py_tp_doc, "AsyncDictSQLite(db_path, capacity=1000000, persist_mode='lazy', "
                 "storage_mode='pickle', table_name='main', buffer_size=100, "
-                "table_mode='prefix', *, hot_capacity=None, encryption_password=None, "
+                "table_mode='prefix', *, hot_capacity=..., encryption_password=None, "
                 "enable_safe_pickle=False, safe_pickle_allowed_modules=None, "
                 "enable_async=True, pool_size=4, flush_interval_ms=1000, "
                 "synchronous='normal', read_only=False, timeout=5.0, "
-                "max_pending_bytes=67108864)\n\n"
-                "A persistent dict for asyncio: await db.aget(k), await db.aset(k, v)."},
+                "max_pending_bytes=67108864)\n--\n\n"
+                "A persistent dict for asyncio: await db.aget(k), await db.aset(k, v).\n\n"
+                "capacity and hot_capacity are two names of one option: pass one "
+                "(hot_capacity=... in the signature means it has no default of its "
+                "own). "
+                "The mode names are case-insensitive, as for DictSQLiteV4."},
     {Py_tp_new, dsv4_new},
     {Py_tp_init, Async_init},
     {Py_tp_dealloc, dsv4_dealloc},

@@ -86,16 +86,17 @@ void ds_loop_queue_push(PyObject *loop_queue, ds_job *job)
 
 static PyMethodDef LoopQueue_methods[] = {
     {"fileno", (PyCFunction)LoopQueue_fileno, METH_NOARGS,
-     "fileno(): the eventfd that is readable while results wait."},
+     "fileno($self, /)\n--\n\nThe eventfd that is readable while results wait."},
     {"_drain", (PyCFunction)LoopQueue_drain, METH_NOARGS,
-     "_drain(): resolve every future whose job completed (the loop's reader callback)."},
+     "_drain($self, /)\n--\n\n"
+     "Resolve every future whose job completed (the loop's reader callback)."},
     {"stats", (PyCFunction)LoopQueue_stats, METH_NOARGS,
-     "stats(): wakeups (one per batch) and completions so far."},
+     "stats($self, /)\n--\n\nWakeups (one per batch) and completions so far."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyType_Slot LoopQueue_slots[] = {
-    {Py_tp_doc, "The completion queue of one event loop (internal)."},
+    {Py_tp_doc, "_LoopQueue()\n--\n\nThe completion queue of one event loop (internal)."},
     {Py_tp_new, LoopQueue_new},
     {Py_tp_dealloc, LoopQueue_dealloc},
     {Py_tp_methods, LoopQueue_methods},

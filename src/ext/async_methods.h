@@ -18,28 +18,39 @@ PyObject *dsasync_aclose(PyObject *self, PyObject *unused);
 PyObject *dsasync_batch_get(PyObject *self, PyObject *keys);
 
 /* Listed before DS_MAPPING_METHODS: the first of two entries with one name
- * is the one a type gets, so batch_get here replaces the mapping's. */
+ * is the one a type gets, so batch_get here replaces the mapping's. Each
+ * docstring starts with its __text_signature__ (see DS_MAPPING_METHODS). The
+ * a-methods return an awaitable that is also a coroutine (it has __await__,
+ * send, throw and close), so asyncio.create_task() takes it. */
 #define DS_ASYNC_METHODS                                                       \
     {"aget", (PyCFunction)dsasync_aget, METH_O,                                \
-     "aget(key): awaitable of the value of key; KeyError if missing."},        \
+     "aget($self, key, /)\n--\n\n"                                             \
+     "Awaitable of the value of key; KeyError if missing."},                   \
     {"acontains", (PyCFunction)dsasync_acontains, METH_O,                      \
-     "acontains(key): awaitable of key in db."},                               \
+     "acontains($self, key, /)\n--\n\nAwaitable of key in db."},               \
     {"aset", (PyCFunction)(void (*)(void))dsasync_aset, METH_FASTCALL,         \
-     "aset(key, value): awaitable that stores value (durable when it returns, " \
-     "in writethrough mode)."},                                                \
+     "aset($self, key, value, /)\n--\n\n"                                      \
+     "Awaitable that stores value (durable when it returns, in writethrough "  \
+     "mode)."},                                                                \
     {"adelete", (PyCFunction)dsasync_adelete, METH_O,                          \
-     "adelete(key): awaitable that deletes key; KeyError if missing."},        \
+     "adelete($self, key, /)\n--\n\n"                                          \
+     "Awaitable that deletes key; KeyError if missing."},                      \
     {"abatch_get", (PyCFunction)dsasync_abatch_get, METH_O,                    \
-     "abatch_get(keys): awaitable of a list aligned with keys (None where missing)."}, \
+     "abatch_get($self, keys, /)\n--\n\n"                                      \
+     "Awaitable of a list aligned with keys (None where missing)."},           \
     {"abatch_set", (PyCFunction)dsasync_abatch_set, METH_O,                    \
-     "abatch_set(items): awaitable that stores a dict or pairs as one batch."}, \
+     "abatch_set($self, items, /)\n--\n\n"                                     \
+     "Awaitable that stores a dict or an iterable of (key, value) pairs as "   \
+     "one batch."},                                                            \
     {"aflush", (PyCFunction)dsasync_aflush, METH_NOARGS,                       \
-     "aflush(): awaitable that commits every pending write."},                 \
+     "aflush($self, /)\n--\n\nAwaitable that commits every pending write."},   \
     {"batch_get", (PyCFunction)dsasync_batch_get, METH_O,                      \
-     "batch_get(keys): list aligned with keys (None where missing)."},         \
+     "batch_get($self, keys, /)\n--\n\n"                                       \
+     "A list aligned with keys (None where missing)."},                        \
     {"get_async", (PyCFunction)(void (*)(void))dsmap_get_method, METH_FASTCALL, \
-     "get_async(key, default=None): same as get (no await)."},                 \
+     "get_async($self, key, default=None, /)\n--\n\n"                          \
+     "Same as get() (no await)."},                                             \
     {"set_async", (PyCFunction)(void (*)(void))dsmap_set_method, METH_FASTCALL, \
-     "set_async(key, value): same as set (no await)."}
+     "set_async($self, key, value, /)\n--\n\nSame as set() (no await)."}
 
 #endif

@@ -433,11 +433,16 @@ static void op_dealloc(AsyncOpObject *op)
 }
 
 static PyMethodDef op_methods[] = {
-    {"send", (PyCFunction)op_send_method, METH_O, "send(value): advance the awaitable."},
+    /* send, throw and close (with __await__) make it a collections.abc.Coroutine,
+     * which asyncio.create_task() requires; the stubs type it as one. */
+    {"send", (PyCFunction)op_send_method, METH_O,
+     "send($self, value, /)\n--\n\nAdvance the awaitable."},
     {"throw", (PyCFunction)(void (*)(void))op_throw, METH_FASTCALL,
-     "throw(exc): raise exc at the await; a job not yet started is not applied."},
-    {"close", (PyCFunction)op_close, METH_NOARGS, "close(): give up waiting."},
-    {"done", (PyCFunction)op_done, METH_NOARGS, "done(): True once the result is known."},
+     "throw($self, typ, val=None, tb=None, /)\n--\n\n"
+     "Raise the exception at the await; a job not yet started is not applied."},
+    {"close", (PyCFunction)op_close, METH_NOARGS, "close($self, /)\n--\n\nGive up waiting."},
+    {"done", (PyCFunction)op_done, METH_NOARGS,
+     "done($self, /)\n--\n\nTrue once the result is known."},
     {NULL, NULL, 0, NULL},
 };
 

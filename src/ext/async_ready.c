@@ -108,10 +108,13 @@ static PyObject *ready_repr(ReadyObject *r)
 }
 
 static PyMethodDef ready_methods[] = {
-    {"send", (PyCFunction)ready_send_method, METH_O, "send(value): finish."},
-    {"throw", (PyCFunction)(void (*)(void))ready_throw, METH_FASTCALL, "throw(exc): raise exc."},
-    {"close", (PyCFunction)ready_close, METH_NOARGS, "close(): nothing to give up."},
-    {"done", (PyCFunction)ready_done, METH_NOARGS, "done(): always True."},
+    /* the same coroutine methods as _AsyncOp's (async_op.c) */
+    {"send", (PyCFunction)ready_send_method, METH_O, "send($self, value, /)\n--\n\nFinish."},
+    {"throw", (PyCFunction)(void (*)(void))ready_throw, METH_FASTCALL,
+     "throw($self, typ, val=None, tb=None, /)\n--\n\nRaise the exception."},
+    {"close", (PyCFunction)ready_close, METH_NOARGS,
+     "close($self, /)\n--\n\nNothing to give up."},
+    {"done", (PyCFunction)ready_done, METH_NOARGS, "done($self, /)\n--\n\nAlways True."},
     {NULL, NULL, 0, NULL},
 };
 

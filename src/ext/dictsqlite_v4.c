@@ -445,19 +445,27 @@ PyObject *dsv4_tables(DictSQLiteV4Object *self, PyObject *unused)
     return names;
 }
 
+/* Docstrings start with a __text_signature__ line (see DS_MAPPING_METHODS). */
 static PyMethodDef V4_methods[] = {
     DS_MAPPING_METHODS,
     {"table", (PyCFunction)V4_table, METH_O,
-     "table(name): a TableProxy with the dict API of table `name` in this database."},
+     "table($self, name, /)\n--\n\n"
+     "A TableProxy with the dict API of table `name` in this database."},
     {"tables", (PyCFunction)dsv4_tables, METH_NOARGS,
-     "tables(): sorted list of the tables that hold data."},
+     "tables($self, /)\n--\n\nA sorted list of the tables that hold data."},
     {"flush", (PyCFunction)dsv4_flush, METH_NOARGS,
-     "flush(): commit every pending write in one transaction."},
+     "flush($self, /)\n--\n\nCommit every pending write in one transaction."},
     {"close", (PyCFunction)dsv4_close, METH_NOARGS,
-     "close(): flush and close; later operations raise DatabaseClosedError."},
-    {"stats", (PyCFunction)dsv4_stats, METH_NOARGS, "stats(): dict of tier sizes and counters."},
-    {"__enter__", (PyCFunction)dsv4_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)dsv4_exit, METH_VARARGS, NULL},
+     "close($self, /)\n--\n\n"
+     "Flush and close; later operations raise DatabaseClosedError. Closing twice "
+     "does nothing."},
+    {"stats", (PyCFunction)dsv4_stats, METH_NOARGS,
+     "stats($self, /)\n--\n\nA dict of tier sizes and counters."},
+    {"__enter__", (PyCFunction)dsv4_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nReturn the database itself."},
+    {"__exit__", (PyCFunction)dsv4_exit, METH_VARARGS,
+     "__exit__($self, /, *exc_info)\n--\n\n"
+     "close(); returns False, so an exception goes on."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -474,12 +482,22 @@ static PyMemberDef V4_members[] = {
 };
 
 static PyType_Slot V4_slots[] = {
-    {Py_tp_doc, "DictSQLiteV4(db_path, hot_capacity=1_000_000, enable_async=True, "
+    /* The first line is the class's __text_signature__ (what
+     * inspect.signature(DictSQLiteV4) and stubtest read); it must list the
+     * rows of V4_OPTIONS (v4_options.c) with their defaults. */
+    {Py_tp_doc, "DictSQLiteV4(db_path, hot_capacity=1000000, enable_async=True, "
                 "persist_mode='writethrough', storage_mode='pickle', table_name='main', "
                 "encryption_password=None, enable_safe_pickle=False, "
                 "safe_pickle_allowed_modules=None, buffer_size=100, encoding='utf-8', "
-                "table_mode='prefix', pool_size=20, flush_interval_ms=1000, "
-                "synchronous='normal')\n\nA persistent dict stored in SQLite."},
+                "table_mode='prefix', pool_size=20, *, flush_interval_ms=1000, "
+                "synchronous='normal', read_only=False, timeout=5.0, "
+                "max_pending_bytes=67108864)\n--\n\n"
+                "A persistent dict stored in SQLite.\n\n"
+                "Keys are str (other keys are converted with str()); values are any "
+                "picklable object in the default storage_mode='pickle'. The mode "
+                "names are case-insensitive: persist_mode is 'memory', 'lazy' or "
+                "'writethrough'; storage_mode 'pickle', 'json', 'jsonb' or 'bytes'; "
+                "table_mode 'prefix' or 'separate'; synchronous 'normal' or 'full'."},
     {Py_tp_new, dsv4_new},
     {Py_tp_init, V4_init},
     {Py_tp_dealloc, dsv4_dealloc},

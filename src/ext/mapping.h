@@ -49,38 +49,54 @@ PyObject *dsmap_richcompare(PyObject *mapping, PyObject *other, int op);
 /* "{'k': v, ..., ... (N more)}": the first items and a count of the rest */
 PyObject *dsmap_preview(PyObject *mapping);
 
+/* Each docstring starts with its __text_signature__ ("name($self, ...)\n--\n\n"),
+ * so inspect.signature() and help() show the parameters; the names and the
+ * "/" match what the C code accepts (these all take positional arguments
+ * only). pop's "default=..." stands for "no default" (its [default] form
+ * cannot be written as a signature that inspect parses). */
 #define DS_MAPPING_METHODS                                                     \
     {"get", (PyCFunction)(void (*)(void))dsmap_get_method, METH_FASTCALL,      \
-     "get(key, default=None): the value of key, or default if it is missing."}, \
+     "get($self, key, default=None, /)\n--\n\n"                                \
+     "The value of key, or default if it is missing."},                        \
     {"set", (PyCFunction)(void (*)(void))dsmap_set_method, METH_FASTCALL,      \
-     "set(key, value): same as db[key] = value."},                             \
+     "set($self, key, value, /)\n--\n\nSame as db[key] = value."},             \
     {"delete", (PyCFunction)dsmap_delete_method, METH_O,                       \
-     "delete(key): same as del db[key]; KeyError if missing."},                \
+     "delete($self, key, /)\n--\n\nSame as del db[key]; KeyError if missing."}, \
     {"contains", (PyCFunction)dsmap_contains_method, METH_O,                   \
-     "contains(key): same as key in db."},                                     \
+     "contains($self, key, /)\n--\n\nSame as key in db."},                     \
     {"pop", (PyCFunction)(void (*)(void))dsmap_pop, METH_FASTCALL,             \
-     "pop(key[, default]): remove key and return its value."},                 \
+     "pop($self, key, default=..., /)\n--\n\n"                                 \
+     "Remove key and return its value. If key is missing, return default "     \
+     "when one is given, else raise KeyError."},                               \
     {"popitem", (PyCFunction)dsmap_popitem, METH_NOARGS,                       \
-     "popitem(): remove and return the first (key, value) pair in key order; " \
+     "popitem($self, /)\n--\n\n"                                               \
+     "Remove and return the first (key, value) pair in key order; "            \
      "KeyError if empty."},                                                    \
     {"setdefault", (PyCFunction)(void (*)(void))dsmap_setdefault, METH_FASTCALL, \
-     "setdefault(key, default=None): the value of key, storing default first if missing."}, \
+     "setdefault($self, key, default=None, /)\n--\n\n"                         \
+     "The value of key, storing default first if it is missing."},             \
     {"update", (PyCFunction)(void (*)(void))dsmap_update, METH_VARARGS | METH_KEYWORDS, \
-     "update(other=(), **kw): store many pairs as one batch (one transaction in " \
-     "writethrough mode)."},                                                   \
+     "update($self, other=(), /, **kwargs)\n--\n\n"                            \
+     "Store the pairs of other (a mapping or an iterable of (key, value) "     \
+     "pairs), then kwargs, as one batch (one transaction in writethrough mode)."}, \
     {"bulk_insert", (PyCFunction)dsmap_bulk_insert, METH_O,                    \
-     "bulk_insert(items): store a dict or iterable of pairs as one batch."},   \
+     "bulk_insert($self, items, /)\n--\n\n"                                    \
+     "Store a dict or an iterable of (key, value) pairs as one batch."},       \
     {"batch_set", (PyCFunction)dsmap_bulk_insert, METH_O,                      \
-     "batch_set(items): store a dict or iterable of pairs as one batch."},     \
+     "batch_set($self, items, /)\n--\n\n"                                      \
+     "Store a dict or an iterable of (key, value) pairs as one batch."},       \
     {"batch_get", (PyCFunction)dsmap_batch_get, METH_O,                        \
-     "batch_get(keys): dict of the keys found, with their values."},           \
-    {"keys", (PyCFunction)dsmap_keys, METH_NOARGS, "keys(): list of keys, in key order."}, \
+     "batch_get($self, keys, /)\n--\n\n"                                       \
+     "A dict of the keys found, with their values (missing keys are left out)."}, \
+    {"keys", (PyCFunction)dsmap_keys, METH_NOARGS,                             \
+     "keys($self, /)\n--\n\nA list of the keys, in key order."},               \
     {"values", (PyCFunction)dsmap_values, METH_NOARGS,                         \
-     "values(): list of values, in key order."},                               \
+     "values($self, /)\n--\n\nA list of the values, in key order."},           \
     {"items", (PyCFunction)dsmap_items, METH_NOARGS,                           \
-     "items(): list of (key, value) pairs, in key order."},                    \
+     "items($self, /)\n--\n\nA list of the (key, value) pairs, in key order."}, \
     {"clear", (PyCFunction)dsmap_clear, METH_NOARGS,                           \
-     "clear(): remove every key of this table (other tables are untouched)."}
+     "clear($self, /)\n--\n\n"                                                 \
+     "Remove every key of this table (other tables are untouched)."}
 
 #define DS_MAPPING_SLOTS                                                       \
     {Py_tp_richcompare, dsmap_richcompare},                                    \

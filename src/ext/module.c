@@ -137,19 +137,26 @@ static PyObject *fault_count(PyObject *mod, PyObject *name)
 
 static PyMethodDef native_methods[] = {
 #ifdef DS_FAULTS
+    /* Docstrings start with a __text_signature__ line, as the types' do. */
     {"_inject_fault", inject_fault, METH_VARARGS,
-     "_inject_fault(kind, n): the nth 'step', 'prepare' or 'evp' call from now fails "
-     "(n = 0 disarms). Fault-injection builds only."},
+     "_inject_fault($module, kind, n, /)\n--\n\n"
+     "The nth 'step', 'prepare' or 'evp' call from now fails (n = 0 disarms). "
+     "Fault-injection builds only."},
     {"_fault_count", fault_count, METH_O,
-     "_fault_count(kind): calls of kind since it was armed. Fault-injection builds only."},
+     "_fault_count($module, kind, /)\n--\n\n"
+     "Calls of kind since it was armed. Fault-injection builds only."},
 #endif
     {"_pickle_dumps_fast", pickle_dumps_fast, METH_VARARGS,
-     "_pickle_dumps_fast(value, protocol=HIGHEST) -> bytes or None (tests only)."},
+     "_pickle_dumps_fast($module, value, protocol=..., /)\n--\n\n"
+     "bytes, or None where the fast writer gives up (tests only). protocol "
+     "defaults to pickle.HIGHEST_PROTOCOL."},
     {"_pickle_loads_fast", pickle_loads_fast, METH_O,
-     "_pickle_loads_fast(data) -> (value,) or None (tests only)."},
+     "_pickle_loads_fast($module, data, /)\n--\n\n"
+     "(value,), or None where the fast reader gives up (tests only)."},
     {"_flush_all", flush_all, METH_NOARGS,
-     "Flush every open database (run at interpreter exit)."},
+     "_flush_all($module, /)\n--\n\nFlush every open database (run at interpreter exit)."},
     {"sqlite_version", sqlite_version, METH_NOARGS,
+     "sqlite_version($module, /)\n--\n\n"
      "The version of the SQLite library the extension runs on."},
     {NULL, NULL, 0, NULL},
 };

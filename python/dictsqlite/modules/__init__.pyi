@@ -1,0 +1,1 @@
+# Helper modules of dictsqlite: safe_pickle (restricted unpickling).
