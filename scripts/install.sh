@@ -62,10 +62,12 @@ venv_ok() {
         [ "$have" = "$want" ] &&
         "$1/bin/python" -m pip --version >/dev/null 2>&1
 }
+made_venv=""
 make_venv() {
     if venv_ok "$1"; then
         return 0
     fi
+    made_venv=1
     [ -e "$1" ] && echo "$1 was made with another interpreter or is incomplete: making it again"
     rm -rf "$1"
     # The pip that ensurepip bundles (Debian: 23.0.1) is old. && rather than
@@ -80,10 +82,17 @@ pip_in() {
 }
 
 make_venv .venv
-# setuptools >= 77 for scripts/stage.sh, sanitize.sh and faults.sh, which run
-# setup.py with this interpreter (pyproject's license field needs it).
+if [ -n "$made_venv" ]; then
+    # setuptools' own build directories carry no interpreter but the version
+    # in their names: objects built for the previous .venv are not reused.
+    rm -rf build/lib.* build/temp.* build/bdist.*
+fi
+# setuptools >= 77 and wheel: the build requirements of pyproject.toml, so the
+# package builds without a separate isolated environment (and without the
+# network on a second run); scripts/stage.sh, sanitize.sh and faults.sh run
+# setup.py with this interpreter too.
 pip_in .venv "setuptools>=77" wheel "${DEV_PACKAGES[@]}"
-pip_in .venv .
+pip_in .venv --no-build-isolation .
 # setuptools writes its metadata beside the package (python/); build/ is where
 # the build itself goes and may stay.
 rm -rf python/dictsqlite.egg-info
