@@ -1,4 +1,5 @@
-"""A tour of dictsqlite's main features. Run: python3 examples/demo.py"""
+"""A tour of dictsqlite's main features. Run: .venv/bin/python examples/demo.py
+(after bash scripts/install.sh; any interpreter that imports dictsqlite will do)."""
 import os
 import pickle
 import tempfile

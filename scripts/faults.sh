@@ -10,6 +10,7 @@
 #                                             # and use-after-free hide
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv.sh
 stage=build/faults
 env=(DICTSQLITE_FAULTS=1)
 run=()
@@ -27,7 +28,7 @@ rm -rf "$stage" && mkdir -p "$stage/dictsqlite"
 # Its own object directory, so a fault object is never linked into the stage
 # or sanitizer builds, and --force because setuptools does not see a changed
 # define as a reason to rebuild.
-env "${env[@]}" python3 setup.py -q build_ext --build-temp "$stage-obj" \
+env "${env[@]}" "$PY" setup.py -q build_ext --build-temp "$stage-obj" \
     --build-lib "$stage" --force >/dev/null
 cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/py.typed \
     "$stage/dictsqlite/"
@@ -36,6 +37,6 @@ rm -f "$summary"
 cd tests
 rc=0
 "${run[@]}" env PYTHONPATH="../$stage" DICTSQLITE_FAULTS_SUMMARY="$summary" \
-    python3 -m pytest -q -p no:cacheprovider -rxX python/test_faults.py "$@" || rc=$?
+    "$PY" -m pytest -q -p no:cacheprovider -rxX python/test_faults.py "$@" || rc=$?
 [ -f "$summary" ] && cat "$summary"
 exit "$rc"

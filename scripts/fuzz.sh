@@ -11,6 +11,7 @@
 # harness finds a crash, a leak or a broken property (fuzz_common.h).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv.sh
 
 mode=bounded
 case "${1:-}" in
@@ -26,7 +27,9 @@ if ! command -v "$CC" >/dev/null; then
     echo "error: $CC not found: apt-get install clang" >&2
     exit 1
 fi
-PY="${PYTHON:-python3}"
+# PYTHON overrides .venv's interpreter. A venv's sysconfig names its base
+# interpreter's directories, so this embeds the base interpreter.
+PY="${PYTHON:-$PY}"
 # The python3-config of the interpreter that will be embedded.
 pyconfig="$("$PY" -c 'import sys, sysconfig, os; print(os.path.join(sysconfig.get_config_var("BINDIR"), "python%d.%d-config" % sys.version_info[:2]))')"
 [ -x "$pyconfig" ] || pyconfig="$PY-config"

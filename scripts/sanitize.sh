@@ -14,6 +14,7 @@
 #   bash scripts/sanitize.sh -k threads     # pytest with these arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv.sh
 cmake -S . -B build/asan -DDICTSQLITE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build/asan -j"$(nproc)" >/dev/null
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -21,7 +22,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 
 stage=build/asan-py
 rm -rf "$stage" && mkdir -p "$stage"
-DICTSQLITE_SANITIZE=1 python3 setup.py -q build_ext --build-temp build/asan-obj \
+DICTSQLITE_SANITIZE=1 "$PY" setup.py -q build_ext --build-temp build/asan-obj \
     --build-lib "$stage" --force >/dev/null
 cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/py.typed \
     "$stage/dictsqlite/"
@@ -30,4 +31,4 @@ cd tests
 LD_PRELOAD="$preload" PYTHONPATH="../$stage" \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    python3 -m pytest -q -p no:cacheprovider --capture=sys python "$@"
+    "$PY" -m pytest -q -p no:cacheprovider --capture=sys python "$@"

@@ -5,11 +5,12 @@
 #   bash scripts/stage.sh -k threads      # build, then pytest with these args
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv.sh
 stage=build/stage
 mkdir -p "$stage/dictsqlite"
-python3 setup.py -q build_ext --build-temp build/stage-obj --build-lib "$stage" >/dev/null
+"$PY" setup.py -q build_ext --build-temp build/stage-obj --build-lib "$stage" >/dev/null
 # the .pyi stubs too, as an install ships them (test_signatures checks that)
 cp -r python/dictsqlite/*.py python/dictsqlite/*.pyi python/dictsqlite/modules \
     python/dictsqlite/py.typed "$stage/dictsqlite/"
 cd tests
-PYTHONPATH="../$stage" exec python3 -m pytest -q -p no:cacheprovider python "$@"
+PYTHONPATH="../$stage" exec "$PY" -m pytest -q -p no:cacheprovider python "$@"

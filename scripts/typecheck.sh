@@ -11,7 +11,8 @@
 #   bash scripts/stage.sh -k signatures && PYTHONPATH=build/stage bash scripts/typecheck.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+source scripts/venv.sh
+PY=${PYTHON:-$PY}
 # Pinned: a newer mypy may add checks (stubtest did with @disjoint_base), so
 # a version change is a deliberate step. scripts/install.sh installs the same.
 MYPY_VERSION=2.4.1
