@@ -49,6 +49,11 @@ TABLE = "dbm"
 # into it.
 _COMPANIONS = ("", "-wal", "-shm", "-journal", "-dsgen")
 _FLAGS = "rwcn"
+# What the engine raises for a call that failed (DatabaseClosedError and
+# CorruptValueError are ValueErrors; I/O, lock and read-only errors are
+# OSErrors): raised as dbm's error. TypeError (a key that is not bytes or
+# str) and KeyError stay what they are, as in the standard dbm modules.
+_ENGINE_ERRORS = (ValueError, OSError)
 
 
 class error(OSError):
@@ -109,27 +114,28 @@ class _Database(_MutableMapping):
             return error(f"the dictsqlite.dbm database {self._path!r} is closed")
         if isinstance(exc, OSError) and exc.errno is not None:
             return error(exc.errno, exc.strerror or str(exc), exc.filename or self._path)
-        return error(f"{self._path!r}: {exc}")
+        return error(f"{self._path!r}: {exc}")  # a corrupt or refused value
 
     def __getitem__(self, key):
         try:
-            return _checked(self._db[_key(key)], key)
+            value = self._db[_key(key)]
         except KeyError:
             raise KeyError(key) from None
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
+        return _checked(value, key)
 
     def get(self, key, default=None):
         try:
             value = self._db.get(_key(key), _MISSING)
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
         return default if value is _MISSING else _checked(value, key)
 
     def __setitem__(self, key, value):
         try:
             self._db[_key(key)] = _value(value, key)
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def setdefault(self, key, default=None):
@@ -140,7 +146,7 @@ class _Database(_MutableMapping):
             value = self._db.get(k, _MISSING)
             if value is _MISSING:
                 value = self._db.setdefault(k, _value(default, key))
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
         return _checked(value, key)
 
@@ -149,19 +155,19 @@ class _Database(_MutableMapping):
             del self._db[_key(key)]
         except KeyError:
             raise KeyError(key) from None
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def __contains__(self, key):
         try:
             return _key(key) in self._db
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def __len__(self):
         try:
             return len(self._db)
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def __iter__(self):
@@ -169,7 +175,7 @@ class _Database(_MutableMapping):
         # rather than at the first next().
         try:
             keys = iter(self._db)
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
         return self._iterate(keys)
 
@@ -177,14 +183,14 @@ class _Database(_MutableMapping):
         try:
             for k in keys:
                 yield k.encode("latin-1")
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def keys(self):
         """A list of the keys (bytes), as dbm.sqlite3's keys() gives."""
         try:
             return [k.encode("latin-1") for k in self._db.keys()]
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def update(self, other=(), /, **kw):
@@ -205,28 +211,28 @@ class _Database(_MutableMapping):
             items.append((_key(k), _value(v, k)))
         try:
             self._db.batch_set(items)
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def clear(self):
         """Remove every key (one transaction)."""
         try:
             self._db.clear()
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def sync(self):
         """Commit buffered writes (flag '...f'); nothing to do otherwise."""
         try:
             self._db.flush()
-        except (_DatabaseClosedError, OSError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def close(self):
         """Commit and close; later calls raise error. Closing twice is fine."""
         try:
             self._db.close()
-        except OSError as exc:
+        except _ENGINE_ERRORS as exc:
             raise self._error(exc) from exc
 
     def __enter__(self):

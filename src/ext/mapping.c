@@ -371,8 +371,6 @@ static int parse_items_progress(const char *name, PyObject *const *args, Py_ssiz
                                 PyObject *kwnames, PyObject **progress)
 {
     *progress = NULL;
-    if (!check_nargs(name, nargs, 1, 1))
-        return -1;
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
@@ -383,6 +381,9 @@ static int parse_items_progress(const char *name, PyObject *const *args, Py_ssiz
         }
         *progress = args[nargs + i];
     }
+    /* after the keywords, so items=... is named as the mistake it is */
+    if (!check_nargs(name, nargs, 1, 1))
+        return -1;
     if (*progress == Py_None) {
         *progress = NULL;
     } else if (*progress && !PyCallable_Check(*progress)) {

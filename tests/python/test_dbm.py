@@ -15,7 +15,7 @@ import dictsqlite.dbm as ddbm
 from conftest import integrity_ok, run_python
 
 ALL_BYTES = [bytes([i]) for i in range(256)] + [b"", b"\x00\xff", bytes(range(256)),
-                                               "é".encode(), b"\xc3", b"a:b"]
+                                               "é".encode(), b"a:b"]
 
 
 def files_in(tmp_path):
@@ -206,7 +206,7 @@ def test_a_foreign_pickle_in_the_dbm_table_is_never_unpickled(tmp_path):
         d["evil"] = Evil()
         d["list"] = [1, 2]
     with ddbm.open(path, "r") as db:
-        with pytest.raises((ddbm.error, ValueError)):
+        with pytest.raises(ddbm.error, match="evil"):
             db[b"evil"]
         with pytest.raises(ddbm.error, match="not bytes"):
             db[b"list"]
