@@ -190,3 +190,40 @@ def test_a_handler_closing_the_database_makes_the_call_raise_closed(tmp_path):
         db.close()
     with dictsqlite.DictSQLiteV4(path, read_only=True) as d:
         assert d["k"] == 1  # close() committed it
+
+
+def test_logging_leaks_nothing(tmp_path):
+    import gc
+    import tracemalloc
+
+    logger = logging.getLogger(LOGGER)
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # records reach the NullHandler only: nothing keeps them
+    try:
+        db = dictsqlite.DictSQLiteV4(str(tmp_path / "a.db"), persist_mode="lazy")
+
+        def work():
+            for i in range(200):
+                db[f"k{i}"] = i
+                db.flush()
+            dictsqlite.DictSQLiteV4(str(tmp_path / "b.db")).close()
+
+        work()
+        gc.collect()
+        tracemalloc.start()
+        try:
+            work()
+            gc.collect()
+            base = tracemalloc.get_traced_memory()[0]
+            for _ in range(5):
+                work()
+            gc.collect()
+            growth = (tracemalloc.get_traced_memory()[0] - base) / 5
+        finally:
+            tracemalloc.stop()
+        db.close()
+    finally:
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+    assert growth < 2048, growth

@@ -130,3 +130,27 @@ def test_signature_is_introspectable(method):
     sig = inspect.signature(getattr(dictsqlite.DictSQLiteV4, method))
     assert str(sig) == "(self, items, /, *, progress=None)"
     assert "progress(done, total)" in getattr(dictsqlite.DictSQLiteV4, method).__doc__
+
+
+def test_progress_leaks_no_references(open_db):
+    import sys
+
+    db = open_db(persist_mode="lazy")
+    value = ("an", "immutable", "tuple")
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+
+    def failing(done, total):
+        raise KeyError(done)
+
+    items = [(f"k{i}", value) for i in range(1500)]
+    db.batch_set(items, progress=progress)
+    before = sys.getrefcount(progress), sys.getrefcount(failing), sys.getrefcount(value)
+    for _ in range(50):
+        db.batch_set(items, progress=progress)
+        with pytest.raises(KeyError):
+            db.bulk_insert(items, progress=failing)
+    calls.clear()
+    assert (sys.getrefcount(progress), sys.getrefcount(failing), sys.getrefcount(value)) == before
