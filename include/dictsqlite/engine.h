@@ -279,6 +279,10 @@ void ds_engine_get_stats(ds_engine *e, ds_engine_stats *out);
 /* Errors the background flusher met since the last call (0 if none); the
  * message of the latest is copied into err. */
 uint64_t ds_engine_take_flusher_errors(ds_engine *e, ds_error *err);
+/* The counter behind it, for a cheap check on every call (one relaxed load;
+ * nonzero: call ds_engine_take_flusher_errors). Valid until the engine is
+ * freed. */
+const _Atomic uint64_t *ds_engine_flusher_errors_ptr(ds_engine *e);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@ The classes are the C types of dictsqlite._native; this package adds the
 mode constants, the MutableMapping registration and the exit-time flush.
 """
 import atexit as _atexit
+import logging as _logging
 from collections.abc import MutableMapping as _MutableMapping
 
 from dictsqlite._native import (
@@ -69,6 +70,14 @@ def sqlite_version() -> str:
     """The version of the SQLite library in use."""
     return _sqlite_version()
 
+
+# The library's records (open/close, flushes, recounts at DEBUG; a failed
+# background flush at WARNING) go to this logger; without a handler of the
+# application's they go nowhere, not to logging's last-resort stderr handler.
+# logging is imported before the exit-time flush is registered, so that
+# flush runs before logging.shutdown (atexit runs handlers last-in first-out)
+# and can still log.
+_logging.getLogger("dictsqlite").addHandler(_logging.NullHandler())
 
 _MutableMapping.register(DictSQLiteV4)
 _MutableMapping.register(TableProxy)

@@ -13,7 +13,7 @@
 # The mode options accept any letter case at runtime ("LAZY" works); the
 # stubs list the lowercase spellings, which is what Modes holds.
 from _typeshed import StrOrBytesPath, SupportsKeysAndGetItem
-from collections.abc import Coroutine, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, MutableMapping
 from typing import Any, Final, Literal, TypeAlias, final, type_check_only
 
 from typing_extensions import Self, disjoint_base
@@ -87,8 +87,12 @@ class _Mapping(MutableMapping[str, Any]):
     def popitem(self) -> tuple[str, Any]: ...
     def setdefault(self, key: str, default: Any = None, /) -> Any: ...
     def update(self, other: _Pairs = (), /, **kwargs: Any) -> None: ...
-    def bulk_insert(self, items: _Pairs, /) -> None: ...
-    def batch_set(self, items: _Pairs, /) -> None: ...
+    def bulk_insert(
+        self, items: _Pairs, /, *, progress: Callable[[int, int], object] | None = None
+    ) -> None: ...
+    def batch_set(
+        self, items: _Pairs, /, *, progress: Callable[[int, int], object] | None = None
+    ) -> None: ...
     # lists, not views: they are read in one pass and stay valid after close()
     def keys(self) -> list[str]: ...  # type: ignore[override]
     def values(self) -> list[Any]: ...  # type: ignore[override]

@@ -92,7 +92,9 @@ struct ds_engine {
     atomic_uint puts_since_check;
     pthread_mutex_t flusher_mutex;
     pthread_cond_t flusher_cond;
-    uint64_t flusher_errors; /* under flusher_mutex */
+    /* written under flusher_mutex; atomic so the binding can look at it
+     * on every call without the mutex (ds_engine_flusher_errors_ptr) */
+    _Atomic uint64_t flusher_errors;
     ds_error flusher_error;  /* under flusher_mutex */
 
     atomic_uint_fast64_t cold_reads, cold_hits, flushes, rows_flushed,

@@ -19,6 +19,11 @@ uint64_t ds_engine_take_flusher_errors(ds_engine *e, ds_error *err)
     return n;
 }
 
+const _Atomic uint64_t *ds_engine_flusher_errors_ptr(ds_engine *e)
+{
+    return &e->flusher_errors;
+}
+
 static void *flusher_main(void *arg)
 {
     ds_engine *e = arg;

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <stdatomic.h>
 
+#include "log.h"
+
 int dsv4_check_usable(DictSQLiteV4Object *self)
 {
     if (self->fork_generation != ds_fork_generation && !self->closed) {
@@ -24,6 +26,36 @@ int dsv4_check_usable(DictSQLiteV4Object *self)
     PyErr_Format(self->state->DatabaseClosedError,
                  "the database %R is closed", self->path ? self->path : Py_None);
     return -1;
+}
+
+/* The background flusher cannot raise or log (it never takes the GIL): it
+ * counts its failures in the engine, and the first call from Python after
+ * one takes them here and logs them. The writes stay buffered and are
+ * retried; flush() also warns about them (dsv4_flush). */
+void dsv4_collect_flusher_errors(DictSQLiteV4Object *self)
+{
+    ds_error err;
+    uint64_t n = ds_engine_take_flusher_errors(self->engine, &err);
+    if (!n)
+        return;
+    self->flusher_unwarned += n;
+    self->flusher_last_error = err;
+    ds_log(self->state, DS_LOG_WARNING,
+           "the background flush of %R failed %llu time(s) (last error: %s); the "
+           "writes stay buffered and are retried at the next flush", self->path,
+           (unsigned long long)n, err.msg[0] ? err.msg : ds_status_name(err.status));
+}
+
+int dsv4_take_flusher_errors(DictSQLiteV4Object *self)
+{
+    dsv4_collect_flusher_errors(self);
+    /* a logging handler may have closed the database */
+    if (self->closed || self->fork_generation != ds_fork_generation)
+        return dsv4_check_usable(self);
+    if (self->gen_ptr && atomic_load_explicit(self->gen_ptr, memory_order_acquire) !=
+                             atomic_load_explicit(self->seen_ptr, memory_order_acquire))
+        return dsv4_sync(self);
+    return 0;
 }
 
 /* ---- the one path into the core ---------------------------------------- */
@@ -439,10 +471,28 @@ int dsv4_delete(DictSQLiteV4Object *self, uint32_t ns, PyObject *key)
     return 0;
 }
 
+/* progress(done, total) is called after each chunk of this many items, or
+ * of this many bytes of encoded values, whichever comes first: often enough
+ * for a progress bar on large values, rarely enough that a Python call per
+ * chunk is lost in the encoding (a chunk of small values is ~100 us). */
+#define DS_PROGRESS_CHUNK_ITEMS 1024
+#define DS_PROGRESS_CHUNK_BYTES ((size_t)4 << 20)
+
+static int report_progress(PyObject *progress, Py_ssize_t done, Py_ssize_t total)
+{
+    PyObject *r = PyObject_CallFunction(progress, "nn", done, total);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
 /* Encode every pair of seq, then store them as one call of the core (one
- * commit in writethrough mode): a value that fails to encode, or a core
- * call that fails, leaves the namespace as it was. */
-int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs)
+ * commit in writethrough mode): a value that fails to encode, a progress
+ * callback that raises, or a core call that fails, leaves the namespace as
+ * it was. That is why progress's last call, (n, n), comes once everything
+ * is encoded but before the batch is stored: an exception it raises can
+ * still abort the whole batch. */
+int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs,
+                      PyObject *progress)
 {
     PyObject *seq = PySequence_Fast(pairs, "update expects pairs");
     if (!seq)
@@ -451,7 +501,8 @@ int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs)
     ds_key *keys = PyMem_Calloc((size_t)n + 1, sizeof(*keys));
     ds_encoded *encs = PyMem_Calloc((size_t)n + 1, sizeof(*encs));
     ds_put_item *items = PyMem_Calloc((size_t)n + 1, sizeof(*items));
-    Py_ssize_t prepared = 0;
+    Py_ssize_t prepared = 0, reported = 0;
+    size_t chunk_bytes = 0;
     int rc = -1;
     if (!keys || !encs || !items) {
         PyErr_NoMemory();
@@ -481,7 +532,17 @@ int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs)
             goto done;
         }
         Py_DECREF(kv);
+        chunk_bytes += encs[i].len;
+        if (progress && i + 1 < n &&
+            (i + 1 - reported >= DS_PROGRESS_CHUNK_ITEMS || chunk_bytes >= DS_PROGRESS_CHUNK_BYTES)) {
+            reported = i + 1;
+            chunk_bytes = 0;
+            if (report_progress(progress, reported, n) < 0)
+                goto done;
+        }
     }
+    if (progress && report_progress(progress, n, n) < 0)
+        goto done;
     /* Only now, with nothing left to fail, lend the core any references. */
     for (Py_ssize_t i = 0; i < n; i++)
         items[i] = put_item(&keys[i], &encs[i]);

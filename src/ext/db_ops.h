@@ -40,6 +40,10 @@ void ds_set_key_error(PyObject *key);
 /* Release the cached decoded objects of entries the core freed. */
 void dsv4_drain_retired(DictSQLiteV4Object *self);
 
+/* Take and log (WARNING) the background flusher's failures, if any; never
+ * fails. */
+void dsv4_collect_flusher_errors(DictSQLiteV4Object *self);
+
 /* Commit pending writes with the GIL released. 0 or -1. */
 int dsv4_flush_now(DictSQLiteV4Object *self);
 
@@ -53,7 +57,11 @@ PyObject *dsv4_get(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, int *mi
 int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *value);
 int dsv4_delete(DictSQLiteV4Object *self, uint32_t ns, PyObject *key);
 int dsv4_contains(DictSQLiteV4Object *self, uint32_t ns, PyObject *key);
-int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs);
+/* progress: NULL, or a callable called as progress(done, total) after each
+ * chunk of pairs is encoded and last as (total, total), before the pairs
+ * are stored; an exception it raises aborts the call (nothing stored). */
+int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs,
+                      PyObject *progress);
 int dsv4_clear(DictSQLiteV4Object *self, uint32_t ns);
 
 #endif

@@ -8,10 +8,32 @@
 
 #include "buffer.h"
 #include "db_ops.h"
+#include "log.h"
 #include "mapping.h"
 #include "v4_options.h"
 
 /* ---- construction and lifetime ----------------------------------------- */
+
+/* The persist_mode option's own spelling, for log records. */
+static const char *persist_name(ds_persist_mode m)
+{
+    switch (m) {
+    case DS_PERSIST_MEMORY: return "memory";
+    case DS_PERSIST_LAZY: return "lazy";
+    case DS_PERSIST_WRITETHROUGH: return "writethrough";
+    }
+    return "?";
+}
+
+/* Writes not yet committed, for a log record about the flush that commits
+ * them. pin as for DS_WITHOUT_GIL (the stats read the file size). */
+static size_t pending_writes(DictSQLiteV4Object *self, DictSQLiteV4Object *pin)
+{
+    ds_engine_stats s;
+    ds_status st;
+    DS_WITHOUT_GIL(pin, st, (ds_engine_get_stats(self->engine, &s), DS_OK));
+    return st == DS_OK ? s.dirty_entries : 0;
+}
 
 int dsv4_init_from(DictSQLiteV4Object *self, const ds_options_signature *sig,
                    PyObject *args, PyObject *kwds)
@@ -30,6 +52,7 @@ int dsv4_init_from(DictSQLiteV4Object *self, const ds_options_signature *sig,
         return -1;
     }
     Py_XSETREF(self->path, Py_NewRef(opts.path));
+    double t0 = ds_log_now();
     ds_engine *engine = NULL;
     ds_error err;
     ds_error_clear(&err);
@@ -59,13 +82,26 @@ int dsv4_init_from(DictSQLiteV4Object *self, const ds_options_signature *sig,
     }
     self->engine = engine;
     ds_engine_gen_pointers(engine, &self->gen_ptr, &self->seen_ptr);
+    self->flusher_errors = ds_engine_flusher_errors_ptr(engine);
+    self->flusher_unwarned = 0;
     self->storage = (ds_storage_mode)opts.storage;
     self->pool_size = (size_t)opts.pool_size;
     self->buffer_size = cfg.buffer_size;
     self->password_in_memory = opts.password && cfg.persist == DS_PERSIST_MEMORY;
     Py_XSETREF(self->table_name, Py_NewRef(opts.table_name));
     Py_XSETREF(self->safe_policy, opts.safe_policy ? Py_NewRef(opts.safe_policy) : NULL);
+    int read_only = opts.read_only, encrypted = opts.password != NULL;
     ds_v4_options_release(&opts);
+    if (ds_log_enabled(self->state, DS_LOG_DEBUG)) {
+        char ms[32];
+        ds_log(self->state, DS_LOG_DEBUG,
+               "open %s(%R): persist_mode=%s, storage_mode=%s, table_name=%R, "
+               "buffer_size=%zu, read_only=%s, encrypted=%s, in %s ms",
+               Py_TYPE(self)->tp_name, self->path, persist_name(cfg.persist),
+               ds_storage_mode_name(self->storage), self->table_name, self->buffer_size,
+               read_only ? "True" : "False", encrypted ? "True" : "False",
+               ds_log_ms_since(t0, ms, sizeof ms));
+    }
     self->fork_generation = ds_fork_generation;
     self->closed = 0;
     PyObject *id = PyLong_FromVoidPtr(self);
@@ -108,6 +144,9 @@ int dsv4_close_engine(DictSQLiteV4Object *self, int force)
     /* Unpinned: the calls that could race this one have been waited for,
      * and new ones see closed. */
     DS_WITHOUT_GIL(NULL, st, wait_idle(self));
+    int debug = ds_log_enabled(self->state, DS_LOG_DEBUG);
+    double t0 = debug ? ds_log_now() : 0;
+    size_t pending = debug ? pending_writes(self, NULL) : 0;
     /* The pool's jobs still queued run now (their results reach their event
      * loops later); then its threads stop. */
     if (self->pool)
@@ -119,6 +158,13 @@ int dsv4_close_engine(DictSQLiteV4Object *self, int force)
         return -1;
     }
     dsv4_drain_retired(self);
+    if (debug) {
+        char ms[32];
+        ds_log(self->state, DS_LOG_DEBUG, "close %R%s: %zu pending writes %s, in %s ms",
+               self->path, force ? " (as it was freed)" : "", pending,
+               st == DS_OK ? "committed" : "could not be committed",
+               ds_log_ms_since(t0, ms, sizeof ms));
+    }
     if (st != DS_OK) {
         dsv4_raise(self, st, &err);
         return -1;
@@ -207,15 +253,27 @@ PyObject *dsv4_flush(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
     CHECK_USABLE_OR_NULL(self);
+    int debug = ds_log_enabled(self->state, DS_LOG_DEBUG);
+    double t0 = debug ? ds_log_now() : 0;
+    size_t pending = debug ? pending_writes(self, self) : 0;
     if (dsv4_flush_now(self) < 0)
         return NULL;
-    ds_error err;
-    uint64_t failures = ds_engine_take_flusher_errors(self->engine, &err);
+    if (debug) {
+        char ms[32];
+        ds_log(self->state, DS_LOG_DEBUG, "flush %R: %zu pending writes committed in %s ms",
+               self->path, pending, ds_log_ms_since(t0, ms, sizeof ms));
+    }
+    /* failures met since the last call (already logged by then) and those
+     * taken earlier: this flush() committed their writes */
+    dsv4_collect_flusher_errors(self);
+    uint64_t failures = self->flusher_unwarned;
+    self->flusher_unwarned = 0;
     if (failures && PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
                                      "the background flusher failed %llu time(s) "
                                      "(last error: %s); the writes stayed buffered "
                                      "and this flush() committed them",
-                                     (unsigned long long)failures, err.msg) < 0)
+                                     (unsigned long long)failures,
+                                     self->flusher_last_error.msg) < 0)
         return NULL;
     Py_RETURN_NONE;
 }

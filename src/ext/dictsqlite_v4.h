@@ -38,6 +38,13 @@ typedef struct DictSQLiteV4Object {
     const _Atomic uint64_t *gen_ptr;
     const _Atomic uint64_t *seen_ptr;
     size_t buffer_size;        /* effective (writethrough's default is 1) */
+    /* The engine's count of failed background commits
+     * (ds_engine_flusher_errors_ptr): looked at on every call, so a failure
+     * is logged at the next call; the failures taken and not yet warned
+     * about by flush(), with the latest error (dsv4_take_flusher_errors). */
+    const _Atomic uint64_t *flusher_errors;
+    uint64_t flusher_unwarned;
+    ds_error flusher_last_error;
     /* The async API's worker pool (started at its first use, stopped by
      * close) and the event loop it last served with that loop's completion
      * queue (async_loop.c); NULL for the sync class. */
@@ -136,11 +143,19 @@ int dsv4_check_usable(DictSQLiteV4Object *self);
  * 0 or -1 with an exception. */
 int dsv4_sync(DictSQLiteV4Object *self);
 
-/* Every operation starts here: usable, and in step with other connections
- * to the same file (one atomic load when nothing changed). */
+/* Take the background flusher's failures from the engine (logged as a
+ * WARNING, kept for flush()'s RuntimeWarning), then check the object as
+ * DSV4_USABLE does: logging ran Python code. 0 or -1 with an exception. */
+int dsv4_take_flusher_errors(DictSQLiteV4Object *self);
+
+/* Every operation starts here: usable, in step with other connections to
+ * the same file, and any failure of the background flusher logged (two
+ * relaxed/acquire loads when nothing happened). */
 static inline int DSV4_USABLE(DictSQLiteV4Object *self)
 {
     if (DS_LIKELY(!self->closed && self->fork_generation == ds_fork_generation)) {
+        if (DS_UNLIKELY(atomic_load_explicit(self->flusher_errors, memory_order_relaxed)))
+            return dsv4_take_flusher_errors(self);
         if (DS_UNLIKELY(self->gen_ptr &&
                         atomic_load_explicit(self->gen_ptr, memory_order_acquire) !=
                             atomic_load_explicit(self->seen_ptr, memory_order_acquire)))

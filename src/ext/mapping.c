@@ -4,6 +4,7 @@
 #include "mapping.h"
 
 #include "db_ops.h"
+#include "log.h"
 #include "scan.h"
 
 /* The public form of CPython's positional-count check: 1 if nargs is in
@@ -80,6 +81,28 @@ PyObject *dsv4_list(DictSQLiteV4Object *self, uint32_t ns, int what, Py_ssize_t 
 
 /* ---- mapping protocol --------------------------------------------------- */
 
+/* A DEBUG record for a recount (SQLite counted a table's rows again, as
+ * another connection had changed it). */
+static void log_recount(DictSQLiteV4Object *self, uint32_t ns, int64_t n, double t0)
+{
+    if (!ds_log_enabled(self->state, DS_LOG_DEBUG))
+        return;
+    size_t len;
+    const char *name = ds_engine_ns_name(self->engine, ns, &len);
+    PyObject *table = name ? PyUnicode_DecodeUTF8(name, (Py_ssize_t)len, "surrogatepass")
+                           : Py_NewRef(Py_None);
+    if (!table) { /* a record is not worth a failed len(): reported instead */
+        PyObject *where = PyUnicode_FromFormat("dictsqlite: logging a recount of %R", self->path);
+        PyErr_WriteUnraisable(where);
+        Py_XDECREF(where);
+        return;
+    }
+    char ms[32];
+    ds_log(self->state, DS_LOG_DEBUG, "recount %R table %R: %lld keys, in %s ms", self->path,
+           table, (long long)n, ds_log_ms_since(t0, ms, sizeof ms));
+    Py_DECREF(table);
+}
+
 Py_ssize_t dsmap_length(PyObject *mapping)
 {
     DictSQLiteV4Object *self = DS_DB(mapping);
@@ -91,12 +114,14 @@ Py_ssize_t dsmap_length(PyObject *mapping)
         /* another connection changed the table: count it again, once */
         ds_error err;
         ds_status st;
+        double t0 = ds_log_now();
         DS_WITHOUT_GIL(self, st, ds_engine_recount(self->engine, ns, &err));
         if (st != DS_OK) {
             dsv4_raise(self, st, &err);
             return -1;
         }
         n = ds_engine_len(self->engine, ns);
+        log_recount(self, ns, n, t0);
     }
     return (Py_ssize_t)n;
 }
@@ -312,32 +337,79 @@ fail:
     return NULL;
 }
 
-/* update(), bulk_insert() and batch_set(): collect the pairs, store them. */
-static PyObject *store_pairs(PyObject *mapping, PyObject *other, PyObject *kwds)
+/* update(), bulk_insert() and batch_set(): collect the pairs, store them.
+ * progress: NULL or a callable (dsv4_update_pairs). */
+static PyObject *store_pairs(PyObject *mapping, PyObject *other, PyObject *kwds,
+                             PyObject *progress)
 {
     DictSQLiteV4Object *self = DS_DB(mapping);
     CHECK_USABLE_OR_NULL(self);
     PyObject *pairs = dsv4_collect_update_pairs(other, kwds);
     if (!pairs)
         return NULL;
-    int rc = dsv4_update_pairs(self, DS_NS(mapping), pairs);
+    int rc = dsv4_update_pairs(self, DS_NS(mapping), pairs, progress);
     Py_DECREF(pairs);
     if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
+/* update() keeps dict.update's rule that every keyword is an item
+ * (update(progress=1) stores the key 'progress'), so it takes no progress
+ * callback: batch_set and bulk_insert do. */
 PyObject *dsmap_update(PyObject *mapping, PyObject *args, PyObject *kwds)
 {
     PyObject *other = NULL;
     if (!PyArg_UnpackTuple(args, "update", 0, 1, &other))
         return NULL;
-    return store_pairs(mapping, other, kwds);
+    return store_pairs(mapping, other, kwds, NULL);
 }
 
-PyObject *dsmap_bulk_insert(PyObject *mapping, PyObject *items)
+/* name(items, /, *, progress=None): the one positional argument and the
+ * optional callable (NULL for None). 0 or -1 with TypeError. */
+static int parse_items_progress(const char *name, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames, PyObject **progress)
 {
-    return store_pairs(mapping, items, NULL);
+    *progress = NULL;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
+        if (PyUnicode_CompareWithASCIIString(kw, "progress") != 0) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R "
+                         "(it takes items, then only progress=)", name, kw);
+            return -1;
+        }
+        *progress = args[nargs + i];
+    }
+    /* after the keywords, so items=... is named as the mistake it is */
+    if (!check_nargs(name, nargs, 1, 1))
+        return -1;
+    if (*progress == Py_None) {
+        *progress = NULL;
+    } else if (*progress && !PyCallable_Check(*progress)) {
+        PyErr_Format(PyExc_TypeError, "%s(): progress must be None or a callable "
+                     "progress(done, total), got %.200s", name, Py_TYPE(*progress)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+PyObject *dsmap_bulk_insert(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    PyObject *progress;
+    if (parse_items_progress("bulk_insert", args, nargs, kwnames, &progress) < 0)
+        return NULL;
+    return store_pairs(mapping, args[0], NULL, progress);
+}
+
+PyObject *dsmap_batch_set(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames)
+{
+    PyObject *progress;
+    if (parse_items_progress("batch_set", args, nargs, kwnames, &progress) < 0)
+        return NULL;
+    return store_pairs(mapping, args[0], NULL, progress);
 }
 
 PyObject *dsmap_batch_get(PyObject *mapping, PyObject *keys)

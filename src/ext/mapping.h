@@ -38,7 +38,10 @@ PyObject *dsmap_pop(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs);
 PyObject *dsmap_popitem(PyObject *mapping, PyObject *unused);
 PyObject *dsmap_setdefault(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs);
 PyObject *dsmap_update(PyObject *mapping, PyObject *args, PyObject *kwds);
-PyObject *dsmap_bulk_insert(PyObject *mapping, PyObject *items);
+PyObject *dsmap_bulk_insert(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames);
+PyObject *dsmap_batch_set(PyObject *mapping, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames);
 PyObject *dsmap_batch_get(PyObject *mapping, PyObject *keys);
 PyObject *dsmap_keys(PyObject *mapping, PyObject *unused);
 PyObject *dsmap_values(PyObject *mapping, PyObject *unused);
@@ -54,6 +57,21 @@ PyObject *dsmap_preview(PyObject *mapping);
  * "/" match what the C code accepts (these all take positional arguments
  * only). pop's "default=..." stands for "no default" (its [default] form
  * cannot be written as a signature that inspect parses). */
+
+/* batch_set and bulk_insert are one method under two names (the Rust
+ * package has both). */
+#define DS_BATCH_DOC(name)                                                     \
+    name "($self, items, /, *, progress=None)\n--\n\n"                         \
+    "Store a dict or an iterable of (key, value) pairs as one batch (one "     \
+    "transaction in writethrough mode): all of them or, when it raises, "      \
+    "none.\n\nprogress, if given, is called as progress(done, total) after "   \
+    "each chunk of items is encoded (1024 items or 4 MiB of values), and "     \
+    "last as progress(total, total) once all are encoded, just before the "   \
+    "batch is stored. total is always known: the items are gathered into a "   \
+    "list first, iterators included. An exception raised by progress aborts " \
+    "the call and nothing is stored. update() takes no progress: its "        \
+    "keywords are items, as for dict.update."
+
 #define DS_MAPPING_METHODS                                                     \
     {"get", (PyCFunction)(void (*)(void))dsmap_get_method, METH_FASTCALL,      \
      "get($self, key, default=None, /)\n--\n\n"                                \
@@ -79,12 +97,10 @@ PyObject *dsmap_preview(PyObject *mapping);
      "update($self, other=(), /, **kwargs)\n--\n\n"                            \
      "Store the pairs of other (a mapping or an iterable of (key, value) "     \
      "pairs), then kwargs, as one batch (one transaction in writethrough mode)."}, \
-    {"bulk_insert", (PyCFunction)dsmap_bulk_insert, METH_O,                    \
-     "bulk_insert($self, items, /)\n--\n\n"                                    \
-     "Store a dict or an iterable of (key, value) pairs as one batch."},       \
-    {"batch_set", (PyCFunction)dsmap_bulk_insert, METH_O,                      \
-     "batch_set($self, items, /)\n--\n\n"                                      \
-     "Store a dict or an iterable of (key, value) pairs as one batch."},       \
+    {"bulk_insert", (PyCFunction)(void (*)(void))dsmap_bulk_insert,            \
+     METH_FASTCALL | METH_KEYWORDS, DS_BATCH_DOC("bulk_insert")},              \
+    {"batch_set", (PyCFunction)(void (*)(void))dsmap_batch_set,                \
+     METH_FASTCALL | METH_KEYWORDS, DS_BATCH_DOC("batch_set")},                \
     {"batch_get", (PyCFunction)dsmap_batch_get, METH_O,                        \
      "batch_get($self, keys, /)\n--\n\n"                                       \
      "A dict of the keys found, with their values (missing keys are left out)."}, \

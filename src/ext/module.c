@@ -275,6 +275,7 @@ static int native_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->pickle_loads);
     Py_VISIT(st->pickle_protocol);
     Py_VISIT(st->safe_loads);
+    Py_VISIT(st->logger);
     Py_VISIT(st->live_instances);
     return 0;
 }
@@ -304,6 +305,7 @@ static int native_clear(PyObject *mod)
     Py_CLEAR(st->pickle_loads);
     Py_CLEAR(st->pickle_protocol);
     Py_CLEAR(st->safe_loads);
+    Py_CLEAR(st->logger);
     Py_CLEAR(st->live_instances);
     return 0;
 }

@@ -29,6 +29,7 @@ typedef struct ds_module_state {
     PyObject *pickle_protocol;     /* int: the protocol new pickles use */
     int pickle_protocol_num;       /* the same, as a C int for the fast writer */
     PyObject *safe_loads;          /* unused yet: safe_pickle functions are looked up per call */
+    PyObject *logger;              /* logging.getLogger("dictsqlite"), looked up at first use (log.c) */
     PyObject *live_instances;      /* weakref.WeakValueDictionary id -> open instance, flushed at exit */
 } ds_module_state;
 
