@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "dictsqlite_v4.h"
+#include "legacy_crypto.h"
 #include "module_state.h"
 #include "pickle_fast.h"
 #include "dictsqlite/faults.h"
@@ -147,6 +148,8 @@ static PyMethodDef native_methods[] = {
      "_pickle_dumps_fast(value, protocol=HIGHEST) -> bytes or None (tests only)."},
     {"_pickle_loads_fast", pickle_loads_fast, METH_O,
      "_pickle_loads_fast(data) -> (value,) or None (tests only)."},
+    {"_legacy_aes256gcm_decrypt", ds_legacy_aes256gcm_decrypt, METH_VARARGS,
+     DS_LEGACY_DECRYPT_DOC},
     {"_flush_all", flush_all, METH_NOARGS,
      "Flush every open database (run at interpreter exit)."},
     {"sqlite_version", sqlite_version, METH_NOARGS,
