@@ -1,0 +1,159 @@
+"""Reader of files written by the Rust package `dictsqlite` 2.x (PyPI).
+
+Its format, as its wheel 2.1.3 writes it (checked by experiment, see
+docs/migration.md):
+
+- one table ``kv_store(key TEXT PRIMARY KEY, value BLOB, tier, access_count,
+  last_access)``; the default table's keys are stored bare, other tables'
+  as ``"table:key"`` (table_mode="prefix", its default);
+- with table_mode="separate", one more table ``kv_<name>`` per table, whose
+  name keeps only the letters, digits and ``_`` of the table's name;
+- values untagged: the file does not say which storage mode wrote them, so
+  the mode is inferred per table (or given by the caller);
+- encrypted values: ``b"ENC\\0" + nonce(12) + ciphertext + tag(16)``,
+  AES-256-GCM without associated data, key = PBKDF2-HMAC-SHA256(password,
+  b"DictSQLite_v4_default_salt_16b", 100_000 iterations, 32 bytes).
+"""
+import hashlib
+
+from dictsqlite.migrate import _payloads as P
+
+MODES = ("pickle", "json", "jsonb", "bytes")
+CODEC_OF_MODE = {"pickle": "pickle", "json": "json", "jsonb": "msgpack", "bytes": "bytes"}
+
+_MARKER = b"ENC\x00"
+_SALT = b"DictSQLite_v4_default_salt_16b"
+_ITERATIONS = 100_000
+_MAIN = "main"
+
+
+def derive_key(password):
+    """The AES key the Rust package derives from a password."""
+    if isinstance(password, str):
+        password = password.encode("utf-8")
+    return hashlib.pbkdf2_hmac("sha256", password, _SALT, _ITERATIONS, 32)
+
+
+def is_encrypted(value):
+    # 4 marker + 12 nonce + 16 tag: the shortest sealed value (an empty one)
+    return len(value) >= 32 and value[:4] == _MARKER
+
+
+def decrypt(key, value):
+    from dictsqlite._native import _legacy_aes256gcm_decrypt
+
+    return _legacy_aes256gcm_decrypt(key, value[4:16], value[16:])
+
+
+def fits(mode, payload):
+    """Whether payload can have been written by storage mode `mode`."""
+    if mode == "pickle":
+        return P.is_pickle(payload)
+    if mode == "json":
+        return P.is_json(payload)
+    if mode == "jsonb":
+        return P.is_msgpack(payload)
+    return True
+
+
+class RustSource:
+    """Iterates (table, key, payload) of a Rust 2.x file, decrypted."""
+
+    format = "rust"
+
+    def __init__(self, path, *, password=None, table=None, storage_mode="auto", error):
+        self.path = path
+        self._error = error
+        self._key = derive_key(password) if password is not None else None
+        self._only = table
+        if storage_mode not in ("auto",) + MODES:
+            raise ValueError(f"storage_mode must be 'auto' or one of {MODES}, "
+                             f"got {storage_mode!r}")
+        self._mode = storage_mode
+        self._con = P.open_sqlite_ro(path)
+        self.skipped = []
+        self._sources = []  # (sqlite table, namespace or None = split prefixes)
+        for name in P.sqlite_tables(self._con):
+            cols = P.table_columns(self._con, name)
+            if name == "kv_store":
+                self._sources.append((name, None))
+            elif name.startswith("kv_") and "key" in cols and "value" in cols:
+                self._sources.append((name, name[3:]))
+            else:
+                self.skipped.append(f"SQLite table {name!r}: not a table of the Rust package")
+        self.encrypted = False
+        self.modes = {}
+
+    def close(self):
+        self._con.close()
+
+    def _rows(self):
+        """(namespace, key, stored value) of every entry, in a stable order."""
+        for sql_table, ns in self._sources:
+            quoted = '"' + sql_table.replace('"', '""') + '"'
+            for key, value in self._con.execute(f"SELECT key, value FROM {quoted} ORDER BY key"):
+                if ns is None:
+                    # A colon in a bare key of the default table reads back,
+                    # in the Rust package too, as a table prefix: the
+                    # ambiguity is the format's (docs/migration.md).
+                    table, sep, rest = key.partition(":")
+                    table, key = (table, rest) if sep else (_MAIN, key)
+                else:
+                    table = ns
+                if self._only is not None and table != self._only:
+                    continue
+                if isinstance(value, str):  # a TEXT cell: the bytes it holds
+                    value = value.encode("utf-8")
+                yield table, key, bytes(value)
+
+    def _plain(self, table, key, value):
+        if not is_encrypted(value):
+            return value
+        self.encrypted = True
+        if self._key is None:
+            raise self._error(table, key, "the value is encrypted: pass the Rust file's "
+                              "password (password=...)")
+        try:
+            return decrypt(self._key, value)
+        except ValueError as e:
+            raise self._error(table, key, str(e)) from None
+
+    def count(self):
+        return sum(1 for _ in self._rows())
+
+    def infer_modes(self):
+        """Decide each table's storage mode (the first pass over the file)."""
+        left = {}
+        for table, key, value in self._rows():
+            cands = left.setdefault(table, ["pickle", "json", "jsonb"])
+            payload = self._plain(table, key, value)
+            if self._mode != "auto":
+                if not fits(self._mode, payload):
+                    raise self._error(table, key, f"the value is not valid {self._mode} "
+                                      f"data (storage_mode={self._mode!r} was given)")
+                continue
+            cands[:] = [m for m in cands if fits(m, payload)]
+        if self._mode != "auto":
+            self.modes = {t: self._mode for t in left}
+            return self.modes
+        undecided = []
+        for table, cands in left.items():
+            if "pickle" in cands:
+                self.modes[table] = "pickle"
+            elif cands == ["json", "jsonb"]:
+                undecided.append(table)  # only the bytes 0-9: JSON numbers or fixints
+            else:
+                self.modes[table] = cands[0] if cands else "bytes"
+        decided = set(self.modes.values()) & {"json", "jsonb"}
+        for table in undecided:
+            if len(decided) != 1:
+                raise self._error(table, None, "every value reads as JSON and as MessagePack "
+                                  "(single digits); pass storage_mode='json' or 'jsonb'")
+            self.modes[table] = decided.pop()
+            decided.add(self.modes[table])
+        return self.modes
+
+    def entries(self):
+        """(table, key, codec, payload), after infer_modes()."""
+        for table, key, value in self._rows():
+            yield table, key, CODEC_OF_MODE[self.modes[table]], self._plain(table, key, value)
