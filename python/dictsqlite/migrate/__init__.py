@@ -72,7 +72,7 @@ def _sqlite_kind(path):
         con.close()
 
 
-def _open_source(src, fmt, *, password, table, storage_mode):
+def _open_source(src, fmt, *, password, table, storage_mode, split_tables=True):
     from dictsqlite.migrate import rust_v2, shelve_src, sqlitedict_src
 
     error = _error_for(src)
@@ -95,14 +95,15 @@ def _open_source(src, fmt, *, password, table, storage_mode):
     if password is not None and fmt != "rust":
         raise MigrationError(f"{src}: password= is for encrypted files of the Rust package; "
                              f"this source is {fmt or 'a dbm file'}", path=src)
-    if storage_mode != "auto" and fmt != "rust":
-        raise MigrationError(f"{src}: storage_mode= is for files of the Rust package only",
-                             path=src)
+    if (storage_mode != "auto" or split_tables is not True) and fmt != "rust":
+        raise MigrationError(f"{src}: storage_mode= and split_tables= are for files of the "
+                             "Rust package only", path=src)
     if fmt == "rust":
         if kind != "rust":
             raise error(None, None, "has no table kv_store: not a file of the Rust package")
         return rust_v2.RustSource(src, password=password, table=table,
-                                  storage_mode=storage_mode, error=error)
+                                  storage_mode=storage_mode, split_tables=split_tables,
+                                  error=error)
     if fmt == "sqlitedict":
         if kind != "sqlitedict":
             raise error(None, None, "has no table (key, value): not a sqlitedict file")
@@ -200,7 +201,7 @@ class _Destination:
 
 
 def migrate(src, dst, *, source_format="auto", password=None, dst_password=None,
-            table=None, progress=None, storage_mode="auto"):
+            table=None, progress=None, storage_mode="auto", split_tables=True):
     """Copy every entry of src into a new dictsqlite database dst.
 
     source_format: "auto" (detected), "rust", "sqlitedict", "shelve" or "dbm".
@@ -210,6 +211,9 @@ def migrate(src, dst, *, source_format="auto", password=None, dst_password=None,
     progress: called as progress(done, total) as entries are written.
     storage_mode: Rust files only: "auto" (inferred per table), or the
     storage mode that wrote the file ("pickle", "json", "jsonb", "bytes").
+    split_tables: Rust files only: a key "users:alice" of its table kv_store
+    becomes key "alice" of table "users" (True, what the Rust package's
+    db.table("users") reads), or stays key "users:alice" of table "main".
 
     dst must not exist or be empty. All or nothing: on any error dst is not
     created (an empty dst is left as it was). Returns a report:
@@ -227,7 +231,7 @@ def migrate(src, dst, *, source_format="auto", password=None, dst_password=None,
                              path=dst)
     _check_destination(dst)
     source = _open_source(src, source_format, password=password, table=table,
-                          storage_mode=storage_mode)
+                          storage_mode=storage_mode, split_tables=split_tables)
     dest = None
     try:
         total = source.count()

@@ -61,7 +61,8 @@ class RustSource:
 
     format = "rust"
 
-    def __init__(self, path, *, password=None, table=None, storage_mode="auto", error):
+    def __init__(self, path, *, password=None, table=None, storage_mode="auto",
+                 split_tables=True, error):
         self.path = path
         self._error = error
         self._key = derive_key(password) if password is not None else None
@@ -70,6 +71,7 @@ class RustSource:
             raise ValueError(f"storage_mode must be 'auto' or one of {MODES}, "
                              f"got {storage_mode!r}")
         self._mode = storage_mode
+        self._split = split_tables
         self._con = P.open_sqlite_ro(path)
         self.skipped = []
         self._sources = []  # (sqlite table, namespace or None = split prefixes)
@@ -92,10 +94,12 @@ class RustSource:
         for sql_table, ns in self._sources:
             quoted = '"' + sql_table.replace('"', '""') + '"'
             for key, value in self._con.execute(f"SELECT key, value FROM {quoted} ORDER BY key"):
-                if ns is None:
-                    # A colon in a bare key of the default table reads back,
-                    # in the Rust package too, as a table prefix: the
-                    # ambiguity is the format's (docs/migration.md).
+                if ns is None and not self._split:
+                    table = _MAIN  # keys kept as stored, "users:alice" included
+                elif ns is None:
+                    # db.table("users")["alice"] and db["users:alice"] are one
+                    # entry to the Rust package; the split follows its table
+                    # proxies (docs/migration.md: split_tables=False keeps them).
                     table, sep, rest = key.partition(":")
                     table, key = (table, rest) if sep else (_MAIN, key)
                 else:
