@@ -176,8 +176,15 @@ class _Destination:
             _check_destination(self.dst)
             os.replace(self.tmp, self.dst)
         else:
-            os.link(self.tmp, self.dst)  # fails, rather than clobbers, if dst appeared
-            os.unlink(self.tmp)
+            try:
+                os.link(self.tmp, self.dst)  # fails, rather than clobbers, if dst appeared
+            except FileExistsError:
+                raise MigrationError(f"{self.dst}: the destination appeared while migrating; "
+                                     "it was left alone", path=self.dst) from None
+            except OSError:  # a file system without hard links
+                _check_destination(self.dst)
+                os.replace(self.tmp, self.dst)
+        self._remove_tmp()  # the name and the engine's -dsgen counter beside it
         fd = os.open(os.path.dirname(os.path.abspath(self.dst)), os.O_RDONLY)
         try:
             os.fsync(fd)  # the new name survives a power loss
@@ -185,7 +192,7 @@ class _Destination:
             os.close(fd)
 
     def _remove_tmp(self):
-        for suffix in ("", "-wal", "-shm", "-journal"):
+        for suffix in ("", "-wal", "-shm", "-journal", "-dsgen"):
             try:
                 os.unlink(self.tmp + suffix)
             except FileNotFoundError:

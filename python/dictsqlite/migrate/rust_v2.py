@@ -137,6 +137,8 @@ class RustSource:
                                       f"data (storage_mode={self._mode!r} was given)")
                 continue
             cands[:] = [m for m in cands if fits(m, payload)]
+        if self._only is not None and self._only not in left:
+            raise self._error(self._only, None, "no such table (no key of the file is in it)")
         if self._mode != "auto":
             self.modes = {t: self._mode for t in left}
             return self.modes
