@@ -263,3 +263,29 @@ def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(MigrationError, match="no such sqlitedict table"):
         migrate(src, str(tmp_path / "n.db"), table="nope")
     assert sorted(os.listdir(tmp_path)) == ["sqlitedict.sqlite"]
+
+
+def test_the_payload_checks_agree_with_real_encoders(tmp_path):
+    # MessagePack made by our engine's msgpack-c codec, pickles by pickle.
+    from dictsqlite.migrate import _payloads as P
+
+    values = {"a": {"k": [1, -1, 2**40, -2**40, 1.5, None, True, False, "é" * 40]},
+              "b": list(range(20)), "c": "x" * 300, "d": {str(i): i for i in range(20)},
+              "e": 0, "f": -33, "g": 2**63 - 1}
+    path = str(tmp_path / "mp.db")
+    with DictSQLiteV4(path, storage_mode="jsonb") as db:
+        db.update(values)
+    con = sqlite3.connect(path)
+    for key, payload in con.execute("SELECT key, value FROM kv"):
+        payload = bytes(payload)
+        assert P.is_msgpack(payload), key
+        assert P.msgpack_loads(payload) == values[key]
+        assert not P.is_msgpack(payload + b"\x00") and not P.is_msgpack(payload[:-1] or b"\xc1")
+    con.close()
+    for v in values.values():
+        for proto in range(6):
+            data = pickle.dumps(v, protocol=proto)
+            assert P.is_pickle(data)
+            assert not P.is_pickle(data[:-1]) and not P.is_pickle(data + b".")
+    assert not P.is_pickle(b"\x80\x04K\x01") and P.is_pickle(b"\x80\x04K\x01.")
+    assert P.is_json(b'{"a": [1, 2]}') and not P.is_json(b"\xff") and not P.is_json(b"hello")

@@ -141,3 +141,66 @@ def is_sqlite_file(path):
             return f.read(16) == b"SQLite format 3\x00"
     except OSError:
         return False
+
+
+def msgpack_loads(data):
+    """Decode one MessagePack object made of JSON types (what a jsonb storage
+    mode writes). Only for writing through the public API when the raw write
+    API is missing; ext types are refused."""
+    obj, pos = _load_msgpack(data, 0, 0)
+    if pos != len(data):
+        raise ValueError("trailing bytes after the MessagePack object")
+    return obj
+
+
+_SCALAR = {0xCA: ">f", 0xCB: ">d", 0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q",
+           0xD0: ">b", 0xD1: ">h", 0xD2: ">i", 0xD3: ">q"}
+
+
+def _load_msgpack(data, pos, depth):
+    if depth > 512:
+        raise ValueError("nested too deep")
+    b = data[pos]
+    pos += 1
+    if b <= 0x7F:
+        return b, pos
+    if b >= 0xE0:
+        return b - 0x100, pos
+    if b == 0xC0:
+        return None, pos
+    if b in (0xC2, 0xC3):
+        return b == 0xC3, pos
+    if b in _SCALAR:
+        fmt = _SCALAR[b]
+        end = _need(data, pos + struct.calcsize(fmt))
+        return struct.unpack_from(fmt, data, pos)[0], end
+    if 0xA0 <= b <= 0xBF or b in (0xD9, 0xDA, 0xDB, 0xC4, 0xC5, 0xC6):
+        if 0xA0 <= b <= 0xBF:
+            n = b & 0x1F
+        else:
+            width = _SIZED[b][0]
+            (n,) = struct.unpack_from(_LEN[width], data, _need(data, pos + width) - width)
+            pos += width
+        end = _need(data, pos + n)
+        raw = bytes(data[pos:end])
+        return (raw if b in (0xC4, 0xC5, 0xC6) else raw.decode("utf-8")), end
+    if 0x90 <= b <= 0x9F or b in (0xDC, 0xDD):
+        n = b & 0x0F if b <= 0x9F else struct.unpack_from(
+            _LEN[_SIZED[b][0]], data, _need(data, pos + _SIZED[b][0]) - _SIZED[b][0])[0]
+        pos += 0 if b <= 0x9F else _SIZED[b][0]
+        out = []
+        for _ in range(n):
+            item, pos = _load_msgpack(data, pos, depth + 1)
+            out.append(item)
+        return out, pos
+    if 0x80 <= b <= 0x8F or b in (0xDE, 0xDF):
+        n = b & 0x0F if b <= 0x8F else struct.unpack_from(
+            _LEN[_SIZED[b][0]], data, _need(data, pos + _SIZED[b][0]) - _SIZED[b][0])[0]
+        pos += 0 if b <= 0x8F else _SIZED[b][0]
+        out = {}
+        for _ in range(n):
+            k, pos = _load_msgpack(data, pos, depth + 1)
+            v, pos = _load_msgpack(data, pos, depth + 1)
+            out[k] = v
+        return out, pos
+    raise ValueError(f"MessagePack byte 0x{b:02x} is not a JSON type")
