@@ -262,7 +262,8 @@ def migrate(src, dst, *, source_format="auto", password=None, dst_password=None,
     dst must not exist or be empty. All or nothing: on any error dst is not
     created (an empty dst is left as it was). Returns a report:
     {"format", "source", "destination", "tables": {name: count}, "entries",
-    "skipped": [what was not copied, and why], "storage_modes": {table: mode},
+    "skipped": [what was not copied, and why], "notes": [values copied with
+    another codec than their table's, and why], "storage_modes": {table: mode},
     "source_encrypted", "encrypted", "write_api"}. write_api is "raw" when
     values were written through the raw write API (exactly as stored), or
     "public" on a build without it (docs/migration.md says what differs).
@@ -314,6 +315,7 @@ def migrate(src, dst, *, source_format="auto", password=None, dst_password=None,
         "tables": counts,
         "entries": done,
         "skipped": list(source.skipped),
+        "notes": list(getattr(source, "notes", ())),
         "storage_modes": dict(source.modes),
         "source_encrypted": bool(source.encrypted),
         "encrypted": dst_password is not None,

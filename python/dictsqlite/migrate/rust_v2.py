@@ -45,10 +45,17 @@ def decrypt(key, value):
     return _legacy_aes256gcm_decrypt(key, value[4:16], value[16:])
 
 
+def passthrough(payload):
+    """Bytes the pickle mode stored as given: its db[k] = b"..." keeps any
+    value starting with 0x80 or 0x00 unpickled ("already a pickle"), whether
+    or not it is one."""
+    return payload[:1] in (b"\x80", b"\x00")
+
+
 def fits(mode, payload):
     """Whether payload can have been written by storage mode `mode`."""
     if mode == "pickle":
-        return P.is_pickle(payload)
+        return passthrough(payload) or P.is_pickle(payload)
     if mode == "json":
         return P.is_json(payload)
     if mode == "jsonb":
@@ -85,6 +92,7 @@ class RustSource:
                 self.skipped.append(f"SQLite table {name!r}: not a table of the Rust package")
         self.encrypted = False
         self.modes = {}
+        self.notes = []
 
     def close(self):
         self._con.close()
@@ -162,4 +170,13 @@ class RustSource:
     def entries(self):
         """(table, key, codec, payload), after infer_modes()."""
         for table, key, value in self._rows():
-            yield table, key, CODEC_OF_MODE[self.modes[table]], self._plain(table, key, value)
+            payload = self._plain(table, key, value)
+            codec = CODEC_OF_MODE[self.modes[table]]
+            if codec == "pickle" and not P.is_pickle(payload):
+                # Passthrough bytes that are no pickle: the Rust package
+                # fails to read them back; as bytes they read back as stored.
+                codec = "bytes"
+                self.notes.append(f"table {table!r}, key {key!r}: stored by the pickle mode "
+                                  "as given but not a pickle (the Rust package cannot read "
+                                  "it back); copied as bytes")
+            yield table, key, codec, payload
