@@ -209,9 +209,8 @@ def test_an_empty_destination_is_used_and_left_empty_on_failure(tmp_path):
     assert contents(str(dst), ["users"])["users"] == {"alice": {"age": 30}}
 
 
-def test_a_failure_while_writing_leaves_no_destination(tmp_path):
-    # A sqlitedict table whose second value is neither pickle nor JSON: the
-    # error comes while the destination is being written.
+def test_a_bad_value_is_named_before_anything_is_written(tmp_path):
+    # A sqlitedict table whose second value is neither pickle nor JSON.
     src = str(tmp_path / "bad.sqlite")
     con = sqlite3.connect(src)
     con.execute('CREATE TABLE "unnamed" (key TEXT PRIMARY KEY, value BLOB)')
@@ -224,6 +223,28 @@ def test_a_failure_while_writing_leaves_no_destination(tmp_path):
     msg = str(info.value)
     assert "bad.sqlite" in msg and "'unnamed'" in msg and "'b'" in msg
     assert os.listdir(tmp_path) == ["bad.sqlite"]
+
+
+def test_an_error_midway_leaves_no_destination_and_no_temporary_file(tmp_path):
+    # 2500 entries are written in batches; the progress callback raises once
+    # the first batch is in (as a ^C in a progress bar would).
+    import dbm.dumb
+
+    base = str(tmp_path / "many")
+    with dbm.dumb.open(base, "c") as d:
+        for i in range(2500):
+            d[b"k%d" % i] = b"v%d" % i
+    before = sorted(os.listdir(tmp_path))
+
+    def progress(done, total):
+        if done >= 1000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate(base, str(tmp_path / "new.db"), progress=progress)
+    assert sorted(os.listdir(tmp_path)) == before
+    report = migrate(base, str(tmp_path / "new.db"))
+    assert report == dict(report, format="dbm", entries=2500, tables={"main": 2500})
 
 
 def test_a_dbm_key_that_is_not_utf8_is_named(tmp_path):

@@ -63,15 +63,21 @@ class SqliteDictSource:
             'SELECT COUNT(*) FROM "' + n.replace('"', '""') + '"').fetchone()[0]
             for n in self._tables)
 
-    def infer_modes(self):
-        for name in self._tables:
-            self.modes[name] = "pickle"
-        return self.modes
-
-    def entries(self):
+    def _coded(self):
         for table, key, value in self._rows():
             codec = codec_of(value)
             if codec is None:
                 raise self._error(table, key, "the value is neither a pickle nor JSON "
                                   "(a custom sqlitedict encode?); it cannot be migrated")
             yield table, key, codec, value
+
+    def infer_modes(self):
+        """Every value's codec, checked before anything is written."""
+        seen = {name: set() for name in self._tables}
+        for table, _key, codec, _value in self._coded():
+            seen[table].add(codec)
+        self.modes = {t: "/".join(sorted(c)) or "pickle" for t, c in seen.items()}
+        return self.modes
+
+    def entries(self):
+        return self._coded()
