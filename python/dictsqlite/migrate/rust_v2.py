@@ -136,6 +136,7 @@ class RustSource:
     def infer_modes(self):
         """Decide each table's storage mode (the first pass over the file)."""
         left = {}
+        real = set()  # tables with a real pickle: passthrough bytes alone decide nothing
         for table, key, value in self._rows():
             cands = left.setdefault(table, ["pickle", "json", "jsonb"])
             payload = self._plain(table, key, value)
@@ -145,6 +146,8 @@ class RustSource:
                                       f"data (storage_mode={self._mode!r} was given)")
                 continue
             cands[:] = [m for m in cands if fits(m, payload)]
+            if "pickle" in cands and table not in real and P.is_pickle(payload):
+                real.add(table)
         if self._only is not None and self._only not in left:
             raise self._error(self._only, None, "no such table (no key of the file is in it)")
         if self._mode != "auto":
@@ -152,6 +155,8 @@ class RustSource:
             return self.modes
         undecided = []
         for table, cands in left.items():
+            if "pickle" in cands and table not in real:
+                cands.remove("pickle")  # only {} or 0 in MessagePack, say
             if "pickle" in cands:
                 self.modes[table] = "pickle"
             elif cands == ["json", "jsonb"]:
@@ -172,7 +177,7 @@ class RustSource:
         for table, key, value in self._rows():
             payload = self._plain(table, key, value)
             codec = CODEC_OF_MODE[self.modes[table]]
-            if codec == "pickle" and not P.is_pickle(payload):
+            if codec == "pickle" and not (P.looks_like_pickle(payload) or P.is_pickle(payload)):
                 # Passthrough bytes that are no pickle: the Rust package
                 # fails to read them back; as bytes they read back as stored.
                 codec = "bytes"
