@@ -109,7 +109,7 @@ def test_a_pickle_that_would_run_code_is_copied_but_not_run(tmp_path):
     import dbm.dumb
 
     marker = tmp_path / "ran"
-    evil = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
+    evil = b"\x80\x02cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
     base = str(tmp_path / "evil")
     with dbm.dumb.open(base, "c") as d:
         d[b"k"] = evil
