@@ -310,3 +310,21 @@ def test_the_payload_checks_agree_with_real_encoders(tmp_path):
             assert not P.is_pickle(data[:-1]) and not P.is_pickle(data + b".")
     assert not P.is_pickle(b"\x80\x04K\x01") and P.is_pickle(b"\x80\x04K\x01.")
     assert P.is_json(b'{"a": [1, 2]}') and not P.is_json(b"\xff") and not P.is_json(b"hello")
+
+
+def test_rust_batch_set_bytes_in_a_pickle_table_need_storage_mode_pickle(tmp_path):
+    # The Rust package's batch_set stores str as UTF-8 and bytes as given,
+    # unpickled, even in pickle mode (and then cannot read them back).
+    src = str(tmp_path / "old.db")
+    shutil.copy(os.path.join(DATA, "rust_pickle.db"), src)
+    con = sqlite3.connect(src)
+    con.execute("INSERT INTO kv_store (key, value) VALUES ('from_batch', x'74657874')")
+    con.commit()
+    con.close()
+    auto = migrate(src, str(tmp_path / "auto.db"))
+    assert auto["storage_modes"]["main"] == "bytes"
+    report = migrate(src, str(tmp_path / "new.db"), storage_mode="pickle")
+    assert report["storage_modes"]["main"] == "pickle"
+    assert any("'from_batch'" in n for n in report["notes"])
+    with DictSQLiteV4(str(tmp_path / "new.db")) as db:
+        assert db["from_batch"] == b"text" and db["tup"] == (1, "two", 3.0)
