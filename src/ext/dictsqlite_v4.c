@@ -9,6 +9,7 @@
 #include "buffer.h"
 #include "db_ops.h"
 #include "mapping.h"
+#include "raw_access.h"
 #include "v4_options.h"
 
 /* ---- construction and lifetime ----------------------------------------- */
@@ -447,6 +448,8 @@ PyObject *dsv4_tables(DictSQLiteV4Object *self, PyObject *unused)
 
 static PyMethodDef V4_methods[] = {
     DS_MAPPING_METHODS,
+    DS_RAW_METHODS,
+    DS_REKEY_METHOD,
     {"table", (PyCFunction)V4_table, METH_O,
      "table(name): a TableProxy with the dict API of table `name` in this database."},
     {"tables", (PyCFunction)dsv4_tables, METH_NOARGS,
