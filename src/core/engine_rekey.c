@@ -205,8 +205,8 @@ static ds_status row_plaintext(rekey *rk, const rekey_row *r, const unsigned cha
 static ds_status rewrite_row(rekey *rk, sqlite3_stmt *update, const rekey_row *r,
                              ds_error *err)
 {
-    const unsigned char *plain;
-    size_t plain_len;
+    const unsigned char *plain = NULL;
+    size_t plain_len = 0;
     ds_status st = row_plaintext(rk, r, &plain, &plain_len, err);
     if (st != DS_OK)
         return st;

@@ -27,14 +27,8 @@ PyObject *dsv4_rekey(DictSQLiteV4Object *self, PyObject *new_password)
     }
     /* The core needs the engine to itself (reads decrypt without a lock).
      * With the GIL held no call can start; wait for those running without
-     * it, as close() does. They finish their core work and signal without
-     * the GIL, so holding it while waiting cannot deadlock. */
-    atomic_store(&self->closing, 1);
-    pthread_mutex_lock(&self->idle_lock);
-    while (atomic_load(&self->in_flight) > 0)
-        pthread_cond_wait(&self->idle_cond, &self->idle_lock);
-    pthread_mutex_unlock(&self->idle_lock);
-    atomic_store(&self->closing, 0);
+     * it, as close() does, and keep the GIL until the rekey is done. */
+    dsv4_wait_idle(self);
     ds_error err;
     ds_error_clear(&err);
     ds_status st = ds_engine_rekey(self->engine, pw, (size_t)len, &err);

@@ -182,7 +182,7 @@ def native():
 def test_a_fault_anywhere_in_a_rekey_leaves_the_file_and_the_instance_as_they_were(
         tmp_path, native, kind):
     path = str(tmp_path / "f.db")
-    expected = {f"k{i}": "x" * (i * 40) for i in range(40)}  # kv and kv_large rows
+    expected = {f"k{i}": "x" * (i * 200) for i in range(12)}  # kv and kv_large rows
     with DictSQLiteV4(path, encryption_password="old") as db:
         db.update(expected)
     faults = 0
