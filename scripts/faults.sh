@@ -29,7 +29,7 @@ rm -rf "$stage" && mkdir -p "$stage/dictsqlite"
 # define as a reason to rebuild.
 env "${env[@]}" python3 setup.py -q build_ext --build-temp "$stage-obj" \
     --build-lib "$stage" --force >/dev/null
-cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/py.typed \
+cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/cli python/dictsqlite/py.typed \
     "$stage/dictsqlite/"
 summary="$PWD/$stage/summary.txt"
 rm -f "$summary"

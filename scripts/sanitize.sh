@@ -23,7 +23,7 @@ stage=build/asan-py
 rm -rf "$stage" && mkdir -p "$stage"
 DICTSQLITE_SANITIZE=1 python3 setup.py -q build_ext --build-temp build/asan-obj \
     --build-lib "$stage" --force >/dev/null
-cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/py.typed \
+cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/cli python/dictsqlite/py.typed \
     "$stage/dictsqlite/"
 preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
 cd tests

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 stage=build/stage
 mkdir -p "$stage/dictsqlite"
 python3 setup.py -q build_ext --build-temp build/stage-obj --build-lib "$stage" >/dev/null
-cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/migrate python/dictsqlite/py.typed \
+cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/cli python/dictsqlite/migrate python/dictsqlite/py.typed \
     "$stage/dictsqlite/"
 cd tests
 PYTHONPATH="../$stage" exec python3 -m pytest -q -p no:cacheprovider python "$@"

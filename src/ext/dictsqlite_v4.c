@@ -9,6 +9,7 @@
 #include "buffer.h"
 #include "db_ops.h"
 #include "mapping.h"
+#include "raw_access.h"
 #include "v4_options.h"
 
 /* ---- construction and lifetime ----------------------------------------- */
@@ -79,8 +80,8 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
     return dsv4_init_from(self, &DS_V4_SIGNATURE, args, kwds);
 }
 
-/* Wait, without the GIL, until no call is running without it. */
-static ds_status wait_idle(DictSQLiteV4Object *self)
+/* Wait until no call is running without the GIL (see dictsqlite_v4.h). */
+ds_status dsv4_wait_idle(DictSQLiteV4Object *self)
 {
     atomic_store(&self->closing, 1);
     pthread_mutex_lock(&self->idle_lock);
@@ -107,7 +108,7 @@ int dsv4_close_engine(DictSQLiteV4Object *self, int force)
     ds_status st;
     /* Unpinned: the calls that could race this one have been waited for,
      * and new ones see closed. */
-    DS_WITHOUT_GIL(NULL, st, wait_idle(self));
+    DS_WITHOUT_GIL(NULL, st, dsv4_wait_idle(self));
     /* The pool's jobs still queued run now (their results reach their event
      * loops later); then its threads stop. */
     if (self->pool)
@@ -447,6 +448,8 @@ PyObject *dsv4_tables(DictSQLiteV4Object *self, PyObject *unused)
 
 static PyMethodDef V4_methods[] = {
     DS_MAPPING_METHODS,
+    DS_RAW_METHODS,
+    DS_REKEY_METHOD,
     {"table", (PyCFunction)V4_table, METH_O,
      "table(name): a TableProxy with the dict API of table `name` in this database."},
     {"tables", (PyCFunction)dsv4_tables, METH_NOARGS,
