@@ -17,7 +17,6 @@ as (codec pickle), JSON as JSON, MessagePack as MessagePack, bytes as bytes.
 The destination is written under a temporary name beside it and appears
 only when complete: on any error nothing is left behind.
 """
-import json
 import os
 
 from dictsqlite.migrate import _payloads as P
@@ -156,59 +155,23 @@ class _Destination:
         folder, name = os.path.split(os.path.abspath(dst))
         self.tmp = os.path.join(folder, f".{name}.migrating-{os.getpid()}")
         self._remove_tmp()  # left by an earlier run of this pid, killed
-        self._password = password
         self._tables = {}
-        self._dbs = {}  # storage mode -> instance, when there is no raw API
         self.db = DictSQLiteV4(self.tmp, hot_capacity=4096, encryption_password=password)
-        self.raw = hasattr(self.db, "_raw_set_many")
-
-    def _proxy(self, mode, table):
-        proxy = self._tables.get((mode, table))
-        if proxy is None:
-            db = self.db if mode is None else self._dbs.get(mode)
-            if db is None:
-                from dictsqlite import DictSQLiteV4
-
-                db = self._dbs[mode] = DictSQLiteV4(self.tmp, hot_capacity=4096,
-                                                    storage_mode=mode,
-                                                    encryption_password=self._password)
-            proxy = self._tables[(mode, table)] = db.table(table)
-        return proxy
+        if not hasattr(self.db, "_raw_set_many"):
+            self.abort()
+            raise MigrationError(f"{dst}: this build of dictsqlite has no raw write API "
+                                 "(_raw_set_many), so values cannot be copied as stored; "
+                                 "rebuild it", path=dst)
 
     def write(self, table, batch):
-        if self.raw:
-            self._proxy(None, table)._raw_set_many(batch)
-            return
-        # Without the raw write API (an older build), only the documented
-        # paths that never unpickle: a complete pickle given as bytes in
-        # pickle mode is stored as it is; JSON and MessagePack are decoded
-        # (plain data) and encoded again; bytes as bytes.
-        groups = {}
-        for key, codec, payload in batch:
-            if codec == "pickle":
-                if not P.looks_like_pickle(payload):
-                    raise MigrationError(f"{self.dst}, table {table!r}, key {key!r}: a "
-                                         "pickle of protocol < 2 needs the raw write API",
-                                         path=self.dst, table=table, key=key)
-                groups.setdefault("pickle", {})[key] = payload
-            elif codec == "json":
-                groups.setdefault("json", {})[key] = json.loads(payload.decode("utf-8"))
-            elif codec == "msgpack":
-                groups.setdefault("jsonb", {})[key] = P.msgpack_loads(payload)
-            else:
-                groups.setdefault("bytes", {})[key] = payload
-        for mode, items in groups.items():
-            self._proxy(mode, table).update(items)
-
-    def _close_all(self):
-        self._tables.clear()
-        for db in self._dbs.values():
-            db.close()
-        self._dbs.clear()
-        self.db.close()
+        proxy = self._tables.get(table)
+        if proxy is None:
+            proxy = self._tables[table] = self.db.table(table)
+        proxy._raw_set_many(batch)
 
     def commit(self):
-        self._close_all()
+        self._tables.clear()
+        self.db.close()
         if self.pre_existed:
             # re-checked: the empty file must not have been filled meanwhile
             _check_destination(self.dst)
@@ -237,8 +200,9 @@ class _Destination:
                 pass
 
     def abort(self):
+        self._tables.clear()
         try:
-            self._close_all()
+            self.db.close()
         except Exception:
             pass  # the error being raised is the one that matters
         self._remove_tmp()
@@ -264,9 +228,7 @@ def migrate(src, dst, *, source_format="auto", password=None, dst_password=None,
     {"format", "source", "destination", "tables": {name: count}, "entries",
     "skipped": [what was not copied, and why], "notes": [values copied with
     another codec than their table's, and why], "storage_modes": {table: mode},
-    "source_encrypted", "encrypted", "write_api"}. write_api is "raw" when
-    values were written through the raw write API (exactly as stored), or
-    "public" on a build without it (docs/migration.md says what differs).
+    "source_encrypted", "encrypted"}.
     """
     src, dst = os.fspath(src), os.fspath(dst)
     if source_format not in FORMATS:
@@ -299,7 +261,6 @@ def migrate(src, dst, *, source_format="auto", password=None, dst_password=None,
             counts[tbl] = counts.get(tbl, 0) + 1
         if batch:
             done += _write(dest, dst, batch_table, batch, progress, done, total)
-        raw = dest.raw
         dest.commit()
         dest = None
     except BaseException:
@@ -319,7 +280,6 @@ def migrate(src, dst, *, source_format="auto", password=None, dst_password=None,
         "storage_modes": dict(source.modes),
         "source_encrypted": bool(source.encrypted),
         "encrypted": dst_password is not None,
-        "write_api": "raw" if raw else "public",
     }
 
 
