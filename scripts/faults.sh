@@ -30,13 +30,12 @@ rm -rf "$stage" && mkdir -p "$stage/dictsqlite"
 # define as a reason to rebuild.
 env "${env[@]}" "$PY" setup.py -q build_ext --build-temp "$stage-obj" \
     --build-lib "$stage" --force >/dev/null
-cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/py.typed \
-    "$stage/dictsqlite/"
+stage_python_package "$stage"
 summary="$PWD/$stage/summary.txt"
 rm -f "$summary"
 cd tests
 rc=0
 "${run[@]}" env PYTHONPATH="../$stage" DICTSQLITE_FAULTS_SUMMARY="$summary" \
-    "$PY" -m pytest -q -p no:cacheprovider -rxX python/test_faults.py "$@" || rc=$?
+    "$PY" -m pytest -q -p no:cacheprovider -rxX python/test_faults.py python/test_cli_rekey.py "$@" || rc=$?
 [ -f "$summary" ] && cat "$summary"
 exit "$rc"

@@ -24,8 +24,7 @@ stage=build/asan-py
 rm -rf "$stage" && mkdir -p "$stage"
 DICTSQLITE_SANITIZE=1 "$PY" setup.py -q build_ext --build-temp build/asan-obj \
     --build-lib "$stage" --force >/dev/null
-cp -r python/dictsqlite/*.py python/dictsqlite/modules python/dictsqlite/py.typed \
-    "$stage/dictsqlite/"
+stage_python_package "$stage"
 preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
 cd tests
 LD_PRELOAD="$preload" PYTHONPATH="../$stage" \

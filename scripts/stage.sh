@@ -9,8 +9,6 @@ source scripts/venv.sh
 stage=build/stage
 mkdir -p "$stage/dictsqlite"
 "$PY" setup.py -q build_ext --build-temp build/stage-obj --build-lib "$stage" >/dev/null
-# the .pyi stubs too, as an install ships them (test_signatures checks that)
-cp -r python/dictsqlite/*.py python/dictsqlite/*.pyi python/dictsqlite/modules \
-    python/dictsqlite/py.typed "$stage/dictsqlite/"
+stage_python_package "$stage"
 cd tests
 PYTHONPATH="../$stage" exec "$PY" -m pytest -q -p no:cacheprovider python "$@"

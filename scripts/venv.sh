@@ -25,3 +25,11 @@ fi
 # nothing behind outside .venv, .venv-rust and build/ (git clean -xdn). pytest
 # honours it for its rewritten test modules too.
 export PYTHONDONTWRITEBYTECODE=1
+# The pure-Python part of the package next to a staged build of the extension
+# in $1/dictsqlite, as an install lays it out (stubs included).
+stage_python_package() {
+    cp -r "$venv_root"/python/dictsqlite/*.py "$venv_root"/python/dictsqlite/*.pyi \
+        "$venv_root"/python/dictsqlite/modules "$venv_root"/python/dictsqlite/cli \
+        "$venv_root"/python/dictsqlite/migrate "$venv_root"/python/dictsqlite/py.typed \
+        "$1/dictsqlite/"
+}

@@ -207,6 +207,25 @@ int ds_engine_changed(ds_engine *e);
  * flush keeps everything and returns the error. */
 ds_status ds_engine_sync(ds_engine *e, ds_error *err);
 
+/* Re-encrypt every value under a key derived from new_password (a fresh
+ * salt, DS_KDF_DEFAULTS): a new password for an encrypted database, or the
+ * encryption of a plaintext one. new_password NULL decrypts every value and
+ * removes the key rows, so the file opens without a password. Pending writes
+ * are flushed first; then one SQLite transaction rewrites every row of every
+ * namespace and the key rows of dictsqlite_meta, so on any failure (or a
+ * crash) the file and the engine are as they were. Afterwards the engine
+ * uses the new key. Errors: DS_INVALID (memory mode, an empty password, a
+ * plaintext file to decrypt), DS_READONLY, DS_BUSY (another connection held
+ * the write lock past the busy timeout), DS_CORRUPT (a value the current key
+ * cannot decrypt, named), DS_IO.
+ *
+ * The caller makes sure no other thread uses the engine during the call:
+ * cold reads decrypt with the current key without taking a lock (the
+ * background flusher is kept out by flush_lock). Other processes that have
+ * the file open keep the old key and fail to read the new values. */
+ds_status ds_engine_rekey(ds_engine *e, const char *new_password, size_t len,
+                          ds_error *err);
+
 /* Pointers for an inlined version of ds_engine_changed (*gen is NULL in
  * memory mode): changed when *gen != *seen. Valid until close. */
 void ds_engine_gen_pointers(ds_engine *e, const _Atomic uint64_t **gen,

@@ -9,16 +9,6 @@
 
 #include "engine_internal.h"
 
-/* Meta rows of an encrypted database: the Argon2id salt and parameters, and
- * a key check so a wrong password fails here rather than at the first read. */
-#define META_KDF "kdf"
-#define META_SALT "kdf_salt"
-#define META_CHECK "key_check"
-/* What each value's associated data binds. Files encrypted before the codec
- * was bound have no such row and keep table + key. */
-#define META_AAD "aad"
-#define AAD_WITH_CODEC "tbl,key,codec"
-
 static ds_status parse_kdf(const char *text, size_t len, ds_kdf_params *p)
 {
     char buf[128];
@@ -27,7 +17,7 @@ static ds_status parse_kdf(const char *text, size_t len, ds_kdf_params *p)
     memcpy(buf, text, len);
     buf[len] = '\0';
     unsigned t, m, par;
-    if (sscanf(buf, "argon2id:t=%u,m=%u,p=%u", &t, &m, &par) != 3)
+    if (sscanf(buf, META_KDF_FORMAT, &t, &m, &par) != 3)
         return DS_CORRUPT;
     p->t_cost = t;
     p->m_cost_kib = m;
@@ -101,7 +91,7 @@ ds_status setup_crypto(ds_engine *e, const ds_engine_config *cfg, ds_error *err)
         if (st != DS_OK)
             goto done;
         char text[128];
-        int n = snprintf(text, sizeof(text), "argon2id:t=%u,m=%u,p=%u", params.t_cost,
+        int n = snprintf(text, sizeof(text), META_KDF_FORMAT, params.t_cost,
                          params.m_cost_kib, params.parallelism);
         st = ds_store_meta_set(e->store, META_KDF, text, (size_t)n, err);
         if (st == DS_OK)

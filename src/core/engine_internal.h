@@ -151,6 +151,19 @@ DS_ENGINE_PRIVATE ds_status start_flusher(ds_engine *e);
 DS_ENGINE_PRIVATE void stop_flusher(ds_engine *e);
 DS_ENGINE_PRIVATE void maybe_kick_flusher(ds_engine *e, size_t puts);
 
+/* Meta rows of an encrypted database (engine_crypto.c writes them at open,
+ * engine_rekey.c replaces or removes them): the Argon2id salt and
+ * parameters, and a key check so a wrong password fails at open rather than
+ * at the first read. */
+#define META_KDF "kdf"
+#define META_KDF_FORMAT "argon2id:t=%u,m=%u,p=%u"
+#define META_SALT "kdf_salt"
+#define META_CHECK "key_check"
+/* What each value's associated data binds. Files encrypted before the codec
+ * was bound have no such row and keep table + key. */
+#define META_AAD "aad"
+#define AAD_WITH_CODEC "tbl,key,codec"
+
 /* engine_crypto.c: the encryption state set up at open, and value decryption. */
 DS_ENGINE_PRIVATE ds_status check_encryption_state(ds_engine *e, const ds_engine_config *cfg,
                                                    ds_error *err);

@@ -474,12 +474,16 @@ static ds_status inspect_schema(ds_store *s, schema_state *ss, ds_error *err)
 static ds_status judge_schema(ds_store *s, const schema_state *ss,
                               int *need_write, ds_error *err)
 {
-    if (ss->has_kv_store && !ss->has_kv)
-        return fail_plain(err, DS_CORRUPT,
-                          "%s was written by the Rust dictsqlite package "
-                          "(table kv_store); it is not readable as a "
-                          "dictsqlite C database yet",
-                          s->path);
+    /* DS_INVALID (ValueError): the file is fine, only of the other format;
+     * the message is the command that converts it. */
+    if (ss->has_kv_store && !ss->has_kv) {
+        int quote = s->path[strcspn(s->path, " \t\n'\"\\$`!*?[](){}<>|&;#~")] != 0;
+        return fail_plain(err, DS_INVALID,
+                          "%s was written by the Rust dictsqlite package 2.x "
+                          "(table kv_store); convert it with: dictsqlite migrate "
+                          "%s%s%s NEW.db",
+                          s->path, quote ? "'" : "", s->path, quote ? "'" : "");
+    }
     if ((ss->has_kv || ss->has_kv_large) && !ss->has_meta)
         return fail_plain(err, DS_CORRUPT,
                           "%s has a table %s but no dictsqlite_meta; it was "
@@ -643,8 +647,16 @@ ds_status ds_store_open(const char *path, const ds_store_options *opt,
              "PRAGMA synchronous=%s; PRAGMA cache_size=-%" PRId64 "; "
              "PRAGMA mmap_size=%" PRId64 "; PRAGMA temp_store=MEMORY;",
              o.sync_full ? "FULL" : "NORMAL", cache_kib, mmap);
-    /* journal_mode is the first statement to read the file, so "not a
-     * database" surfaces here. */
+    /* A file we refuse (the Rust package's) is refused before PRAGMA
+     * journal_mode, which could rewrite its header: it stays as it was. */
+    schema_state early;
+    int unused;
+    if (!s->memory && !read_only &&
+        ((st = inspect_schema(s, &early, err)) != DS_OK ||
+         (st = judge_schema(s, &early, &unused, err)) != DS_OK))
+        goto fail;
+    /* The schema check above is the first read, so "not a database"
+     * surfaces there. */
     if (!s->memory && !read_only &&
         (st = exec(s, "PRAGMA journal_mode=WAL", err, "cannot open")) != DS_OK)
         goto fail;

@@ -10,6 +10,7 @@
 #include "db_ops.h"
 #include "log.h"
 #include "mapping.h"
+#include "raw_access.h"
 #include "v4_options.h"
 
 /* ---- construction and lifetime ----------------------------------------- */
@@ -115,8 +116,8 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
     return dsv4_init_from(self, &DS_V4_SIGNATURE, args, kwds);
 }
 
-/* Wait, without the GIL, until no call is running without it. */
-static ds_status wait_idle(DictSQLiteV4Object *self)
+/* Wait until no call is running without the GIL (see dictsqlite_v4.h). */
+ds_status dsv4_wait_idle(DictSQLiteV4Object *self)
 {
     atomic_store(&self->closing, 1);
     pthread_mutex_lock(&self->idle_lock);
@@ -143,7 +144,7 @@ int dsv4_close_engine(DictSQLiteV4Object *self, int force)
     ds_status st;
     /* Unpinned: the calls that could race this one have been waited for,
      * and new ones see closed. */
-    DS_WITHOUT_GIL(NULL, st, wait_idle(self));
+    DS_WITHOUT_GIL(NULL, st, dsv4_wait_idle(self));
     int debug = ds_log_enabled(self->state, DS_LOG_DEBUG);
     double t0 = debug ? ds_log_now() : 0;
     size_t pending = debug ? pending_writes(self, NULL) : 0;
@@ -506,6 +507,8 @@ PyObject *dsv4_tables(DictSQLiteV4Object *self, PyObject *unused)
 /* Docstrings start with a __text_signature__ line (see DS_MAPPING_METHODS). */
 static PyMethodDef V4_methods[] = {
     DS_MAPPING_METHODS,
+    DS_RAW_METHODS,
+    DS_REKEY_METHOD,
     {"table", (PyCFunction)V4_table, METH_O,
      "table($self, name, /)\n--\n\n"
      "A TableProxy with the dict API of table `name` in this database."},

@@ -107,6 +107,12 @@ static inline void dsv4_unpin(DictSQLiteV4Object *self)
         Py_END_ALLOW_THREADS                                                   \
     } while (0)
 
+/* Wait until no call of self is running without the GIL (in_flight is 0).
+ * close() calls it without the GIL; _rekey with it held, which cannot
+ * deadlock: those calls finish their core work and signal without the GIL.
+ * Returns DS_OK. */
+ds_status dsv4_wait_idle(DictSQLiteV4Object *self);
+
 /* Report the pending exception as Python reports errors in __del__
  * ("Exception ignored in: ..."), naming what was being done and the path.
  * Never the object itself: its repr shows values (and at dealloc it is

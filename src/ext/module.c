@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "dictsqlite_v4.h"
+#include "legacy_crypto.h"
 #include "module_state.h"
 #include "pickle_fast.h"
 #include "dictsqlite/faults.h"
@@ -153,6 +154,8 @@ static PyMethodDef native_methods[] = {
     {"_pickle_loads_fast", pickle_loads_fast, METH_O,
      "_pickle_loads_fast($module, data, /)\n--\n\n"
      "(value,), or None where the fast reader gives up (tests only)."},
+    {"_legacy_aes256gcm_decrypt", ds_legacy_aes256gcm_decrypt, METH_VARARGS,
+     DS_LEGACY_DECRYPT_DOC},
     {"_flush_all", flush_all, METH_NOARGS,
      "_flush_all($module, /)\n--\n\nFlush every open database (run at interpreter exit)."},
     {"sqlite_version", sqlite_version, METH_NOARGS,

@@ -4,6 +4,7 @@
  * closed every call raises DatabaseClosedError. */
 #include "dictsqlite_v4.h"
 #include "mapping.h"
+#include "raw_access.h"
 
 #include "table_proxy.h"
 
@@ -75,6 +76,7 @@ PyObject *ds_table_proxy_get_parent(TableProxyObject *self, void *unused)
 
 static PyMethodDef TableProxy_methods[] = {
     DS_MAPPING_METHODS,
+    DS_RAW_METHODS,
     {NULL, NULL, 0, NULL},
 };
 

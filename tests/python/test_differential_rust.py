@@ -57,11 +57,16 @@ KNOWN = {
 }
 
 
+def rust_env():
+    """The environment for the Rust package's interpreter: no PYTHONPATH, which
+    may point at our staged build (same import name)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def transcript(python, tmp_path, name):
     d = tmp_path / name
     d.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} if name == "rust" \
-        else dict(os.environ)
+    env = rust_env() if name == "rust" else dict(os.environ)
     out = subprocess.run([python, str(SCRIPT), str(d)], cwd=str(d), env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, f"{name}: {out.stderr[-2000:]}"
@@ -89,7 +94,7 @@ def test_ours_gives_the_expected_answer_everywhere(tmp_path):
 def test_every_difference_from_the_rust_package_is_a_known_one(tmp_path):
     probe = subprocess.run([RUST_PY, "-c", "import dictsqlite, importlib.metadata as m;"
                             "print(m.version('dictsqlite'), hasattr(dictsqlite, 'DatabaseLockedError'))"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, env=rust_env())
     assert probe.returncode == 0, probe.stderr
     version, is_ours = probe.stdout.split()
     assert is_ours == "False" and version.startswith("2."), \

@@ -89,3 +89,27 @@ def test_a_fresh_encrypted_file_records_its_layout_and_refuses_an_unknown_one(tm
     tamper(path, ("UPDATE dictsqlite_meta SET value = 'something,else' WHERE name = 'aad'", ()))
     with pytest.raises(OSError, match="unknown encryption layout"):
         DictSQLiteV4(path, encryption_password="pw")
+
+
+def test_rekey_moves_an_old_file_to_the_codec_binding_layout_and_refuses_planted_rows(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "data" / "encrypted_before_codec_binding.db"
+    path = str(tmp_path / "old.db")
+    shutil.copy(src, path)
+    with DictSQLiteV4(path, encryption_password="pw") as db:
+        db._rekey("pw2")
+        assert db["a"] == 1
+    names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM dictsqlite_meta")}
+    assert "aad" in names
+    with DictSQLiteV4(path, encryption_password="pw2") as db:
+        assert dict(db.items()) == {"a": 1, "b": {"x": [1]}, "raw": b"data"}
+    # a planted plaintext row is not laundered into ciphertext by a rekey
+    tamper(path, ("INSERT INTO kv(tbl, key, codec, value) VALUES('main', 'planted', 1, ?)",
+                  (HOSTILE,)))
+    with DictSQLiteV4(path, encryption_password="pw2") as db:
+        with pytest.raises(CorruptValueError, match="planted"):
+            db._rekey("pw3")
+    with DictSQLiteV4(path, encryption_password="pw2") as db:
+        assert db["a"] == 1

@@ -92,5 +92,5 @@ def test_rust_package_files_are_recognised(tmp_path):
     con.execute("INSERT INTO kv_store VALUES ('main:a', x'01')")
     con.commit()
     con.close()
-    with pytest.raises(OSError, match="Rust"):
+    with pytest.raises(ValueError, match="dictsqlite migrate"):
         DictSQLiteV4(path)
