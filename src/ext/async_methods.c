@@ -403,6 +403,7 @@ PyObject *dsasync_abatch_set(PyObject *self, PyObject *items)
 static PyObject *flush_op(PyObject *self, ds_async_what what)
 {
     DictSQLiteV4Object *db = DS_DB(self);
+    dsv4_collect_flusher_errors(db); /* logged, not raised: this flush commits them */
     if (DSV4_USABLE(db) < 0)
         return failed(db);
     AsyncOpObject *op = ds_async_op_new(db, what);

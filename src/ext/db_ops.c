@@ -11,6 +11,7 @@
 #include "db_ops.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdatomic.h>
 
 #include "log.h"
@@ -30,28 +31,51 @@ int dsv4_check_usable(DictSQLiteV4Object *self)
 
 /* The background flusher cannot raise or log (it never takes the GIL): it
  * counts its failures in the engine, and the first call from Python after
- * one takes them here and logs them. The writes stay buffered and are
- * retried; flush() also warns about them (dsv4_flush). */
+ * one takes them, logs them, and raises (dsv4_take_flusher_errors), unless
+ * that call is a flush, which commits the same writes and warns instead
+ * (dsv4_collect_flusher_errors). Either way the writes stay buffered and
+ * are retried. */
+static uint64_t take_and_log(DictSQLiteV4Object *self, ds_error *err)
+{
+    uint64_t n = ds_engine_take_flusher_errors(self->engine, err);
+    if (n)
+        ds_log(self->state, DS_LOG_WARNING,
+               "the background flush of %R failed %llu time(s) (last error: %s); the "
+               "writes stay buffered and are retried at the next flush", self->path,
+               (unsigned long long)n, err->msg[0] ? err->msg : ds_status_name(err->status));
+    return n;
+}
+
 void dsv4_collect_flusher_errors(DictSQLiteV4Object *self)
 {
-    ds_error err;
-    uint64_t n = ds_engine_take_flusher_errors(self->engine, &err);
-    if (!n)
+    if (self->closed || self->fork_generation != ds_fork_generation)
         return;
-    self->flusher_unwarned += n;
-    self->flusher_last_error = err;
-    ds_log(self->state, DS_LOG_WARNING,
-           "the background flush of %R failed %llu time(s) (last error: %s); the "
-           "writes stay buffered and are retried at the next flush", self->path,
-           (unsigned long long)n, err.msg[0] ? err.msg : ds_status_name(err.status));
+    ds_error err;
+    uint64_t n = take_and_log(self, &err);
+    if (n) {
+        self->flusher_unwarned += n;
+        self->flusher_last_error = err;
+    }
 }
 
 int dsv4_take_flusher_errors(DictSQLiteV4Object *self)
 {
-    dsv4_collect_flusher_errors(self);
+    ds_error err;
+    uint64_t n = take_and_log(self, &err);
     /* a logging handler may have closed the database */
     if (self->closed || self->fork_generation != ds_fork_generation)
         return dsv4_check_usable(self);
+    if (n) {
+        /* The call that meets the failure does nothing and says so, once;
+         * the writes are not lost, so the next call goes on. */
+        ds_error told = err;
+        snprintf(told.msg, sizeof(told.msg), "the background flush failed %llu time(s), "
+                 "so this call did nothing; the buffered writes are kept and retried "
+                 "(flush() commits them now). Last error: %.300s", (unsigned long long)n,
+                 err.msg[0] ? err.msg : ds_status_name(err.status));
+        dsv4_raise(self, err.status, &told);
+        return -1;
+    }
     if (self->gen_ptr && atomic_load_explicit(self->gen_ptr, memory_order_acquire) !=
                              atomic_load_explicit(self->seen_ptr, memory_order_acquire))
         return dsv4_sync(self);

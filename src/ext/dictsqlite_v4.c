@@ -253,6 +253,9 @@ PyObject *dsv4_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 PyObject *dsv4_flush(DictSQLiteV4Object *self, PyObject *unused)
 {
     (void)unused;
+    /* a background failure is warned about below, not raised: this flush
+     * commits the writes it left */
+    dsv4_collect_flusher_errors(self);
     CHECK_USABLE_OR_NULL(self);
     int debug = ds_log_enabled(self->state, DS_LOG_DEBUG);
     double t0 = debug ? ds_log_now() : 0;
@@ -284,6 +287,7 @@ PyObject *dsv4_close(DictSQLiteV4Object *self, PyObject *unused)
     (void)unused;
     if (self->closed)
         Py_RETURN_NONE; /* idempotent */
+    dsv4_collect_flusher_errors(self); /* logged; the close flushes those writes */
     if (dsv4_close_engine(self, 0) < 0)
         return NULL;
     Py_RETURN_NONE;

@@ -134,7 +134,7 @@ def hold_write_lock(path):
     return con
 
 
-def test_a_failed_background_flush_is_a_warning_at_the_next_call(tmp_path, caplog):
+def test_a_failed_background_flush_is_logged_and_raised_at_the_next_call(tmp_path, caplog):
     path = str(tmp_path / "a.db")
     caplog.set_level(logging.WARNING, logger=LOGGER)
     db = dictsqlite.DictSQLiteV4(path, persist_mode="lazy", flush_interval_ms=20, timeout=0.05)
@@ -147,16 +147,19 @@ def test_a_failed_background_flush_is_a_warning_at_the_next_call(tmp_path, caplo
         assert records(caplog) == []  # nothing logged from the flusher thread
         lock.rollback()
         lock.close()
-        assert db.get("k") == 1  # the next call logs it
+        # the next call logs it and raises, changing nothing; the one after works
+        with pytest.raises(dictsqlite.DatabaseLockedError,
+                           match="background flush failed .* this call did nothing"):
+            db["other"] = 2
+        assert "other" not in db
+        assert db.get("k") == 1
         warns = records(caplog, logging.WARNING)
         assert len(warns) == 1
         msg = warns[0].getMessage()
         assert msg.startswith(f"the background flush of {path!r} failed ")
         assert "the writes stay buffered" in msg
         assert warns[0].threadName == threading.current_thread().name
-        # flush() still warns about them, once, and commits the writes
-        with pytest.warns(RuntimeWarning, match="background flusher failed"):
-            db.flush()
+        db.flush()  # already raised: no warning
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             db.flush()
@@ -227,3 +230,21 @@ def test_logging_leaks_nothing(tmp_path):
         logger.setLevel(old_level)
         logger.propagate = old_propagate
     assert growth < 2048, growth
+
+
+def test_a_flush_after_a_failed_background_flush_commits_and_warns_instead_of_raising(
+        tmp_path, caplog):
+    path = str(tmp_path / "a.db")
+    db = dictsqlite.DictSQLiteV4(path, persist_mode="lazy", flush_interval_ms=20, timeout=0.05)
+    try:
+        lock = hold_write_lock(path)
+        db["k"] = 1
+        time.sleep(0.5)
+        lock.rollback()
+        lock.close()
+        with pytest.warns(RuntimeWarning, match="background flusher failed"):
+            db.flush()  # the first call after the failure: it commits them
+    finally:
+        db.close()
+    with dictsqlite.DictSQLiteV4(path, read_only=True) as d:
+        assert d["k"] == 1
