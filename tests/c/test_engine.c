@@ -8,16 +8,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "engine_files.h"
 #include "dictsqlite/engine.h"
-
-static char tmpdir[256];
-
-static const char *path_of(const char *name)
-{
-    static char buf[512];
-    snprintf(buf, sizeof(buf), "%s/%s", tmpdir, name);
-    return buf;
-}
 
 static ds_engine *open_engine(const char *name, ds_persist_mode mode, size_t cap,
                               size_t buffer_size, int flusher)
@@ -37,26 +29,6 @@ static ds_engine *open_engine(const char *name, ds_persist_mode mode, size_t cap
     if (st != DS_OK)
         fprintf(stderr, "open failed: %s\n", err.msg);
     return e;
-}
-
-static void close_engine(ds_engine *e)
-{
-    ds_error err;
-    CHECK_EQ_INT(ds_engine_close(e, 0, &err), DS_OK);
-    ds_engine_free(e);
-}
-
-static uint32_t ns_of(ds_engine *e, const char *name)
-{
-    uint32_t id = 0;
-    ds_error err;
-    CHECK_EQ_INT(ds_engine_ns(e, name, strlen(name), &id, &err), DS_OK);
-    return id;
-}
-
-static uint64_t h(const char *key, uint32_t ns)
-{
-    return ds_hash_with_ns(ds_hash_bytes(key, strlen(key)), ns);
 }
 
 static ds_status put(ds_engine *e, uint32_t ns, const char *key, const char *value)
@@ -85,21 +57,6 @@ static ds_status del(ds_engine *e, uint32_t ns, const char *key)
 {
     ds_error err;
     return ds_engine_delete(e, ns, key, strlen(key), h(key, ns), 1, NULL, &err);
-}
-
-static int64_t rows_in_file(const char *name)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    int64_t n = -1;
-    if (sqlite3_open(path_of(name), &db) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM kv", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
 }
 
 static void test_lazy_put_get_delete_flush_reopen(void)

@@ -7,16 +7,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "engine_files.h"
 #include "dictsqlite/engine.h"
-
-static char tmpdir[256];
-
-static const char *path_of(const char *name)
-{
-    static char buf[512];
-    snprintf(buf, sizeof(buf), "%s/%s", tmpdir, name);
-    return buf;
-}
 
 static ds_engine *open_with(const char *name, const char *password, ds_status *st_out)
 {
@@ -35,26 +27,6 @@ static ds_engine *open_with(const char *name, const char *password, ds_status *s
     if (st_out)
         *st_out = st;
     return st == DS_OK ? e : NULL;
-}
-
-static void close_engine(ds_engine *e)
-{
-    ds_error err;
-    CHECK_EQ_INT(ds_engine_close(e, 0, &err), DS_OK);
-    ds_engine_free(e);
-}
-
-static uint32_t ns_of(ds_engine *e, const char *name)
-{
-    uint32_t id = 0;
-    ds_error err;
-    CHECK_EQ_INT(ds_engine_ns(e, name, strlen(name), &id, &err), DS_OK);
-    return id;
-}
-
-static uint64_t h(const char *key, uint32_t ns)
-{
-    return ds_hash_with_ns(ds_hash_bytes(key, strlen(key)), ns);
 }
 
 /* The value of key i: short ones land in kv, every fifth in kv_large. */

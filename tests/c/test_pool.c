@@ -9,18 +9,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "engine_files.h"
 #include "dictsqlite/completion.h"
 #include "dictsqlite/engine.h"
 #include "dictsqlite/pool.h"
-
-static char tmpdir[256];
-
-static const char *path_of(const char *name)
-{
-    static char buf[512];
-    snprintf(buf, sizeof(buf), "%s/%s", tmpdir, name);
-    return buf;
-}
 
 static ds_engine *open_engine(const char *name, ds_persist_mode mode, int busy_ms)
 {
@@ -38,20 +30,7 @@ static ds_engine *open_engine(const char *name, ds_persist_mode mode, int busy_m
     return e;
 }
 
-static void close_engine(ds_engine *e)
-{
-    ds_error err;
-    CHECK_EQ_INT(ds_engine_close(e, 0, &err), DS_OK);
-    ds_engine_free(e);
-}
-
-static uint32_t ns_main(ds_engine *e)
-{
-    uint32_t id = 0;
-    ds_error err;
-    CHECK_EQ_INT(ds_engine_ns(e, "main", 4, &id, &err), DS_OK);
-    return id;
-}
+static uint32_t ns_main(ds_engine *e) { return ns_of(e, "main"); }
 
 /* A job with its key and value stored beside it. */
 typedef struct test_job {
@@ -100,21 +79,6 @@ static size_t wait_done(size_t n)
             got++;
     }
     return got;
-}
-
-static int64_t rows_in_file(const char *name)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    int64_t n = -1;
-    if (sqlite3_open(path_of(name), &db) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM kv", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
 }
 
 /* Another connection holding the write lock. */
