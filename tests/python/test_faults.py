@@ -403,7 +403,15 @@ def one(kind, n, tag):
     closed = d is None or d.closed
     if not closed:
         try:
-            got = contents(d)
+            try:
+                got = contents(d)
+            except OSError as e:
+                # a fault that hit the background flusher is raised by the next
+                # call, once, which does nothing (durability.md); then it goes on
+                if "background flush failed" not in str(e):
+                    raise
+                rec["background_raised"] = 1
+                got = contents(d)
             if got != (m, t):
                 rec["problems"].append("same instance after %s: content %r, expected %r"
                                        % (rec["outcome"], got, (m, t)))
