@@ -117,6 +117,28 @@ static int V4_init(DictSQLiteV4Object *self, PyObject *args, PyObject *kwds)
 }
 
 /* Wait until no call is running without the GIL (see dictsqlite_v4.h). */
+/* Every job of the pool is done now and sits in its loop's completion
+ * queue. A loop that was closed meanwhile (asyncio.run returned while
+ * requests were pending) will never drain it, and each op there keeps
+ * itself alive for its job: drain it here, where its futures are skipped
+ * (resolve() never calls into a closed loop's futures). A loop still open
+ * drains its own queue, on its own thread. */
+static void drain_closed_loop(DictSQLiteV4Object *self)
+{
+    if (!self->loop || !self->loop_queue)
+        return;
+    PyObject *saved_t, *saved_v, *saved_tb;
+    PyErr_Fetch(&saved_t, &saved_v, &saved_tb);
+    PyObject *closed = PyObject_CallMethod(self->loop, "is_closed", NULL);
+    if (closed == Py_True) {
+        PyObject *r = PyObject_CallMethod(self->loop_queue, "_drain", NULL);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(closed);
+    PyErr_Clear();
+    PyErr_Restore(saved_t, saved_v, saved_tb);
+}
+
 ds_status dsv4_wait_idle(DictSQLiteV4Object *self)
 {
     atomic_store(&self->closing, 1);
@@ -150,8 +172,10 @@ int dsv4_close_engine(DictSQLiteV4Object *self, int force)
     size_t pending = debug ? pending_writes(self, NULL) : 0;
     /* The pool's jobs still queued run now (their results reach their event
      * loops later); then its threads stop. */
-    if (self->pool)
+    if (self->pool) {
         DS_WITHOUT_GIL(NULL, st, (ds_pool_close(self->pool), DS_OK));
+        drain_closed_loop(self);
+    }
     DS_WITHOUT_GIL(NULL, st, ds_engine_close(self->engine, force, &err));
     if (st != DS_OK && !force) {
         self->closed = 0; /* still open: the caller may retry */

@@ -206,3 +206,26 @@ def test_kill_9_with_50_concurrent_writers_loses_no_acknowledged_write(tmp_path,
     with DictSQLiteV4(path, read_only=True) as db:
         missing = [k for k in acknowledged if k not in db]
     assert missing == []
+
+
+def test_requests_pending_when_their_loop_closes_are_released_by_close(db_path):
+    """asyncio.run() returns while writes wait on another process's lock: the
+    writer took them, so they commit once the lock goes, and close() frees
+    their awaitables (their closed loop never will)."""
+    db = AsyncDictSQLite(db_path, persist_mode="writethrough", timeout=5)
+    db["warm"] = 0
+    lock = hold_write_lock(db_path)
+
+    async def main():
+        for i in range(20):
+            asyncio.ensure_future(db.aset(f"k{i}", i))
+        await asyncio.sleep(0.2)  # the writer has taken them and waits on the lock
+
+    asyncio.run(main())  # cancels the tasks; the jobs were taken, so they run on
+    lock.rollback()
+    lock.close()
+    db.close()
+    gc.collect()
+    assert [o for o in gc.get_objects() if type(o).__name__ == "_AsyncOp"] == []
+    with DictSQLiteV4(db_path) as again:
+        assert again["warm"] == 0 and len(again) >= 2  # what the writer took committed
