@@ -154,15 +154,17 @@ def test_kill_9_during_a_rekey_of_a_big_file_leaves_the_old_password_working(tmp
                                 text=True, env=cli_env())
         assert proc.stdout.readline().strip() == "go"
         time.sleep(delay)
-        finished = proc.poll() is not None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if finished:  # too late: put the old password back for the next round
-            with DictSQLiteV4(path, encryption_password="new") as db:
+        # atomic: exactly one password opens the file, and it reads everything
+        new_ok, old_ok = opens_with(path, "new"), opens_with(path, "old")
+        assert new_ok != old_ok
+        if new_ok:  # the commit landed before the kill: put the old password back
+            with DictSQLiteV4(path, storage_mode="json", encryption_password="new") as db:
+                assert dict(db.items()) == expected
                 db._rekey("old")
             continue
         killed_midway += 1
-        assert not opens_with(path, "new")
         with DictSQLiteV4(path, storage_mode="json", encryption_password="old") as db:
             assert len(db) == len(expected)
             assert dict(db.items()) == expected
