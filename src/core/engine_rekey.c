@@ -43,9 +43,9 @@ typedef struct rekey_row {
 typedef struct rekey {
     const char *path;
     sqlite3 *db;
+    const ds_engine *e;       /* its key and layout are the old ones until COMMIT */
     const ds_crypto *old_key; /* NULL: the rows are plaintext */
     const ds_crypto *new_key; /* NULL: decrypt */
-    int old_aad_codec;        /* the old layout binds the codec (meta "aad") */
     rekey_row rows[REKEY_PAGE_ROWS];
     size_t n;
     rekey_row last; /* the previous page's last row: where the next starts */
@@ -198,10 +198,9 @@ static ds_status row_plaintext(rekey *rk, const rekey_row *r, const unsigned cha
     *plain_len = plain_len_of(r->vlen);
     if (grow(&rk->plain, &rk->plain_cap, *plain_len ? *plain_len : 1) < 0)
         return ds_error_set(err, DS_NOMEM, "%s: out of memory decrypting a value", rk->path);
-    int aad = rk->old_aad_codec ? (int)(uint8_t)(r->codec & ~DS_CODEC_FLAG_ENCRYPTED)
-                                : DS_CRYPTO_NO_CODEC;
-    ds_status st = ds_crypto_open(rk->old_key, r->tbl, r->tlen, r->key, r->klen, aad,
-                                  r->value, r->vlen, rk->plain, err);
+    ds_status st = ds_crypto_open(rk->old_key, r->tbl, r->tlen, r->key, r->klen,
+                                  aad_codec_of(rk->e, r->codec), r->value, r->vlen,
+                                  rk->plain, err);
     if (st != DS_OK)
         return ds_error_set(err, st, "%s: cannot decrypt the value of key '%.*s' in table "
                             "'%.*s', so nothing was rekeyed: the data was tampered with "
@@ -356,8 +355,8 @@ static ds_status rewrite_file(ds_engine *e, const ds_crypto *new_key, const uint
     rekey rk;
     memset(&rk, 0, sizeof(rk));
     rk.path = ds_store_path(e->store);
+    rk.e = e;
     rk.old_key = e->crypto;
-    rk.old_aad_codec = e->aad_codec;
     rk.new_key = new_key;
     /* no SQLITE_OPEN_CREATE: the engine's file exists, and if it was
      * removed meanwhile a new empty one must not appear */
