@@ -78,6 +78,14 @@ ds_status ds_crypto_open(const ds_crypto *c, const char *tbl, size_t tlen,
                          const char *key, size_t klen, int codec, const void *sealed,
                          size_t sealed_len, uint8_t *out, ds_error *err);
 
+/* Decrypt ct (ct_len bytes) with a raw 32-byte key, a 12-byte nonce and a
+ * 16-byte tag, without associated data: the value format of the Rust
+ * dictsqlite 2.x package, which dictsqlite.migrate reads and nothing of ours
+ * writes. DS_CORRUPT when the tag does not check (out is then wiped). */
+ds_status ds_crypto_open_unbound(const uint8_t *key, const uint8_t *nonce, const void *ct,
+                                 size_t ct_len, const uint8_t *tag, uint8_t *out,
+                                 ds_error *err);
+
 /* A key-check value: the seal of a fixed text under fixed associated data,
  * stored in dictsqlite_meta so a wrong password fails at open. */
 ds_status ds_crypto_make_check(const ds_crypto *c, uint8_t *out, size_t *out_len,

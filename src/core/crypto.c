@@ -215,6 +215,39 @@ ds_status ds_crypto_seal(const ds_crypto *c, const char *tbl, size_t tlen,
     return DS_OK;
 }
 
+/* The end of an open: GCM under c and nonce over ct, feeding the associated
+ * data first when bound, then checking tag. out gets plain_len bytes, or is
+ * wiped on any failure: unauthenticated plaintext is never handed out. */
+static ds_status gcm_open(const ds_crypto *c, const uint8_t *nonce, const uint8_t *ct,
+                          size_t plain_len, const uint8_t *tag, int bound, const char *tbl,
+                          size_t tlen, const char *key, size_t klen, int codec, uint8_t *out,
+                          ds_error *err)
+{
+    EVP_CIPHER_CTX *ctx;
+    ds_status st = gcm_begin(c, 0, nonce, &ctx, err);
+    if (st != DS_OK)
+        return st; /* nothing has been written to out yet */
+    uint8_t dummy[16];
+    int outl = 0;
+    if ((bound && !feed_aad(ctx, 0, tbl, tlen, key, klen, codec)) ||
+        !update_chunks(ctx, 0, out, ct, plain_len) ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, DS_CRYPTO_TAG_LEN, (void *)tag) != 1) {
+        EVP_CIPHER_CTX_free(ctx);
+        if (plain_len)
+            OPENSSL_cleanse(out, plain_len);
+        return openssl_error(err, "AES-256-GCM decryption");
+    }
+    int ok = EVP_DecryptFinal_ex(ctx, dummy, &outl);
+    EVP_CIPHER_CTX_free(ctx);
+    if (ok != 1) {
+        ERR_clear_error();
+        if (plain_len)
+            OPENSSL_cleanse(out, plain_len);
+        return ds_error_set(err, DS_CORRUPT, AUTH_FAILED_MSG);
+    }
+    return DS_OK;
+}
+
 ds_status ds_crypto_open(const ds_crypto *c, const char *tbl, size_t tlen,
                          const char *key, size_t klen, int codec, const void *sealed,
                          size_t sealed_len, uint8_t *out, ds_error *err)
@@ -237,30 +270,24 @@ ds_status ds_crypto_open(const ds_crypto *c, const char *tbl, size_t tlen,
     uint8_t tag[DS_CRYPTO_TAG_LEN];
     memcpy(tag, ct + plain_len, DS_CRYPTO_TAG_LEN);
 
-    EVP_CIPHER_CTX *ctx;
-    st = gcm_begin(c, 0, nonce, &ctx, err);
-    if (st != DS_OK)
-        return st; /* nothing has been written to out yet */
-    uint8_t dummy[16];
-    int outl = 0;
-    if (!feed_aad(ctx, 0, tbl, tlen, key, klen, codec) ||
-        !update_chunks(ctx, 0, out, ct, plain_len) ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, DS_CRYPTO_TAG_LEN, tag) != 1) {
-        EVP_CIPHER_CTX_free(ctx);
-        if (plain_len)
-            OPENSSL_cleanse(out, plain_len);
-        return openssl_error(err, "AES-256-GCM decryption");
-    }
-    int ok = EVP_DecryptFinal_ex(ctx, dummy, &outl);
-    EVP_CIPHER_CTX_free(ctx);
-    if (ok != 1) {
-        ERR_clear_error();
-        /* Never hand out unauthenticated plaintext. */
-        if (plain_len)
-            OPENSSL_cleanse(out, plain_len);
-        return ds_error_set(err, DS_CORRUPT, AUTH_FAILED_MSG);
-    }
-    return DS_OK;
+    return gcm_open(c, nonce, ct, plain_len, tag, 1, tbl, tlen, key, klen, codec, out, err);
+}
+
+ds_status ds_crypto_open_unbound(const uint8_t *key, const uint8_t *nonce, const void *ct,
+                                 size_t ct_len, const uint8_t *tag, uint8_t *out,
+                                 ds_error *err)
+{
+    if (!key || !nonce || !tag || (!ct && ct_len) || (!out && ct_len))
+        return ds_error_set(err, DS_INVALID, "ds_crypto_open_unbound: NULL argument");
+    ds_crypto c;
+    memcpy(c.key, key, sizeof(c.key));
+    c.cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    ds_status st = c.cipher ? gcm_open(&c, nonce, ct, ct_len, tag, 0, NULL, 0, NULL, 0,
+                                       DS_CRYPTO_NO_CODEC, out, err)
+                            : openssl_error(err, "EVP_CIPHER_fetch(AES-256-GCM)");
+    EVP_CIPHER_free(c.cipher);
+    OPENSSL_cleanse(c.key, sizeof(c.key));
+    return st;
 }
 
 ds_status ds_crypto_make_check(const ds_crypto *c, uint8_t *out, size_t *out_len,

@@ -1,35 +1,18 @@
 /* AES-256-GCM decryption of the Rust dictsqlite 2.x value format, for
  * dictsqlite.migrate. That format has no associated data and a key from
  * PBKDF2 (derived in Python with hashlib), so the core's ds_crypto (Argon2id
- * key, AAD bound to table and key) cannot read it; this is the one place that
- * can. It only decrypts: nothing of ours is ever written in that format. */
+ * key, AAD bound to table and key) cannot read it; the core's
+ * ds_crypto_open_unbound can. It only decrypts: nothing of ours is ever
+ * written in that format. */
 #define PY_SSIZE_T_CLEAN
 #include "legacy_crypto.h"
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
+#include "dictsqlite/crypto.h"
+#include "dictsqlite_v4.h"
 
 #define KEY_LEN 32
 #define NONCE_LEN 12
 #define TAG_LEN 16
-
-/* 1 when the tag checks out and out holds the plaintext, 0 otherwise. */
-static int gcm_open(const unsigned char *key, const unsigned char *nonce,
-                    const unsigned char *ct, int ct_len, const unsigned char *tag,
-                    unsigned char *out)
-{
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    int outl = 0, ok = ctx != NULL;
-    ok = ok && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1;
-    ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1;
-    ok = ok && EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) == 1;
-    ok = ok && (ct_len == 0 || EVP_DecryptUpdate(ctx, out, &outl, ct, ct_len) == 1);
-    /* the tag is set before Final, which is where GCM compares it */
-    ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, (void *)tag) == 1;
-    ok = ok && EVP_DecryptFinal_ex(ctx, out + outl, &outl) == 1;
-    EVP_CIPHER_CTX_free(ctx);
-    return ok;
-}
 
 PyObject *ds_legacy_aes256gcm_decrypt(PyObject *mod, PyObject *args)
 {
@@ -54,12 +37,14 @@ PyObject *ds_legacy_aes256gcm_decrypt(PyObject *mod, PyObject *args)
     out = PyBytes_FromStringAndSize(NULL, ct_len);
     if (!out)
         goto done;
-    const unsigned char *ct = sealed.buf;
-    /* The GIL stays held: values are small, there is no database object for
-     * DS_WITHOUT_GIL to pin, and migration runs on one thread anyway. */
-    if (!gcm_open(key.buf, nonce.buf, ct, (int)ct_len, ct + ct_len,
-                  (unsigned char *)PyBytes_AS_STRING(out))) {
-        ERR_clear_error(); /* leave no stale entry for the core's next EVP check */
+    const uint8_t *ct = sealed.buf;
+    ds_error err;
+    ds_status st;
+    /* crypto work, like every other, runs without the GIL (no database to pin) */
+    DS_WITHOUT_GIL(NULL, st,
+                   ds_crypto_open_unbound(key.buf, nonce.buf, ct, (size_t)ct_len, ct + ct_len,
+                                          (uint8_t *)PyBytes_AS_STRING(out), &err));
+    if (st != DS_OK) {
         Py_CLEAR(out);
         PyErr_SetString(PyExc_ValueError,
                         "AES-256-GCM authentication failed: wrong password, or the "

@@ -467,6 +467,25 @@ static void test_threads(void)
     ds_crypto_free(c);
 }
 
+/* The Rust package's format: raw key, no associated data. NIST's GCM test
+ * case 14 (AES-256, zero key and nonce, one zero block). */
+static void test_open_unbound_reads_a_known_vector(void)
+{
+    static const uint8_t key[32] = {0}, nonce[12] = {0};
+    static const uint8_t ct[16] = {0xce, 0xa7, 0x40, 0x3d, 0x4d, 0x60, 0x6b, 0x6e,
+                                   0x07, 0x4e, 0xc5, 0xd3, 0xba, 0xf3, 0x9d, 0x18};
+    static const uint8_t tag[16] = {0xd0, 0xd1, 0xc8, 0xa7, 0x99, 0x99, 0x6b, 0xf0,
+                                    0x26, 0x5b, 0x98, 0xb5, 0xd4, 0x8a, 0xb9, 0x19};
+    uint8_t out[16], zero[16] = {0}, bad[16];
+    ds_error err;
+    CHECK_EQ_INT(ds_crypto_open_unbound(key, nonce, ct, 16, tag, out, &err), DS_OK);
+    CHECK(memcmp(out, zero, 16) == 0);
+    memcpy(bad, tag, 16);
+    bad[0] ^= 1;
+    CHECK_EQ_INT(ds_crypto_open_unbound(key, nonce, ct, 16, bad, out, &err), DS_CORRUPT);
+    CHECK_EQ_INT(ds_crypto_open_unbound(NULL, nonce, ct, 16, tag, out, &err), DS_INVALID);
+}
+
 int main(void)
 {
     RUN_TEST(test_round_trip_sizes);
@@ -483,5 +502,6 @@ int main(void)
     RUN_TEST(test_kdf_defaults);
     RUN_TEST(test_throughput);
     RUN_TEST(test_threads);
+    RUN_TEST(test_open_unbound_reads_a_known_vector);
     return CHECK_DONE();
 }
