@@ -427,10 +427,7 @@ static ds_status call_via_writer(ds_engine *e, int allow_io, void *ctx, ds_error
     return ds_pool_write_wait(o->pool, &o->req, err);
 }
 
-/* Store prepared items as one call of the core: all of them, or (when it
- * raises) none. */
-static int apply_items(DictSQLiteV4Object *self, uint32_t ns, ds_put_item *items,
-                       size_t n)
+int dsv4_put_items(DictSQLiteV4Object *self, uint32_t ns, ds_put_item *items, size_t n)
 {
     ds_pool *pool = writer_pool(self);
     if (pool) {
@@ -460,7 +457,7 @@ int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *val
     if (ds_encode_value_of_key(self->state, self->storage, value, self->safe_policy, key,
                                &enc) == 0) {
         ds_put_item item = put_item(&k, &enc);
-        rc = apply_items(self, ns, &item, 1);
+        rc = dsv4_put_items(self, ns, &item, 1);
     }
     ds_encoded_release(&enc);
     ds_key_release(&k);
@@ -570,7 +567,7 @@ int dsv4_update_pairs(DictSQLiteV4Object *self, uint32_t ns, PyObject *pairs,
     /* Only now, with nothing left to fail, lend the core any references. */
     for (Py_ssize_t i = 0; i < n; i++)
         items[i] = put_item(&keys[i], &encs[i]);
-    rc = n ? apply_items(self, ns, items, (size_t)n) : 0;
+    rc = n ? dsv4_put_items(self, ns, items, (size_t)n) : 0;
 done:
     for (Py_ssize_t i = 0; i < prepared; i++) {
         ds_key_release(&keys[i]);

@@ -55,6 +55,11 @@ PyObject *dsv4_decode_entry(DictSQLiteV4Object *self, ds_entry *x, PyObject *key
  * The writes follow the failure rule: one that raises changed nothing. */
 PyObject *dsv4_get(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, int *missing);
 int dsv4_set(DictSQLiteV4Object *self, uint32_t ns, PyObject *key, PyObject *value);
+/* Store prepared items (keys and encoded values) as one call of the core:
+ * all of them, or (when it raises) none; in writethrough through the async
+ * class's group commits where it has them. The core takes the items' owner
+ * references. 0, or -1 with an exception. */
+int dsv4_put_items(DictSQLiteV4Object *self, uint32_t ns, ds_put_item *items, size_t n);
 int dsv4_delete(DictSQLiteV4Object *self, uint32_t ns, PyObject *key);
 int dsv4_contains(DictSQLiteV4Object *self, uint32_t ns, PyObject *key);
 /* progress: NULL, or a callable called as progress(done, total) after each

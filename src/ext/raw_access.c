@@ -276,19 +276,6 @@ PyObject *ds_raw_decode(PyObject *mapping, PyObject *const *args, Py_ssize_t nar
 
 /* ---- _raw_set_many --------------------------------------------------------- */
 
-typedef struct raw_put_op {
-    uint32_t ns;
-    ds_put_item *items;
-    size_t n;
-} raw_put_op;
-
-static ds_status call_raw_put(ds_engine *e, int allow_io, void *ctx, ds_error *err)
-{
-    raw_put_op *o = ctx;
-    size_t done = 0;
-    return ds_engine_put_many(e, o->ns, o->items, o->n, allow_io, &done, NULL, err);
-}
-
 /* One triple checked and prepared: key, codec byte and a view of the
  * payload (which keeps the payload object alive). 0 or -1. */
 static int prepare_triple(PyObject *triple, Py_ssize_t i, uint32_t ns, ds_key *k,
@@ -369,14 +356,7 @@ PyObject *ds_raw_set_many(PyObject *mapping, PyObject *items)
         puts[i] = (ds_put_item){keys[i].utf8, (size_t)keys[i].len, keys[i].hash, codec,
                                 views[i].buf, (size_t)views[i].len, NULL};
     }
-    if (n) {
-        raw_put_op o = {ns, puts, (size_t)n};
-        rc = ds_run_op_or_raise(db, call_raw_put, &o,
-                                ds_engine_persist_mode(db->engine) == DS_PERSIST_WRITETHROUGH,
-                                NULL);
-    } else {
-        rc = 0;
-    }
+    rc = n ? dsv4_put_items(db, ns, puts, (size_t)n) : 0;
 done:
     for (Py_ssize_t i = 0; i < prepared; i++) {
         ds_key_release(&keys[i]);
